@@ -1,0 +1,23 @@
+// Package model loads fitted scikit-learn estimators from pickle and joblib
+// files without executing anything in them, and predicts with them in Go.
+package model
+
+// Model is a fitted estimator loaded from a file.
+type Model interface {
+	// NumFeatures is the number of features every row must have
+	// (scikit-learn's n_features_in_).
+	NumFeatures() int
+	// Predict returns one prediction per row: a class label for classifiers
+	// (int64, float64, string or bool, as the pickle holds it) and a float64
+	// for regressors.
+	Predict(rows [][]float64) ([]any, error)
+}
+
+// Classifier is a Model that also estimates class probabilities.
+type Classifier interface {
+	Model
+	// Classes are the class labels in the order of PredictProba's columns.
+	Classes() []any
+	// PredictProba returns one probability row per input row.
+	PredictProba(rows [][]float64) ([][]float64, error)
+}
