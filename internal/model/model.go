@@ -11,6 +11,8 @@ type Model interface {
 	// (int64, float64, string or bool, as the pickle holds it) and a float64
 	// for regressors.
 	Predict(rows [][]float64) ([]any, error)
+	// Info describes the estimator.
+	Info() Info
 }
 
 // Classifier is a Model that also estimates class probabilities.
@@ -20,4 +22,18 @@ type Classifier interface {
 	Classes() []any
 	// PredictProba returns one probability row per input row.
 	PredictProba(rows [][]float64) ([][]float64, error)
+}
+
+// Info describes a loaded estimator.
+type Info struct {
+	// Estimator is the scikit-learn class name, with a Pipeline's steps:
+	// "RandomForestClassifier", "Pipeline(StandardScaler, LogisticRegression)".
+	Estimator string
+	// Class is the full Python class path of the outermost estimator,
+	// "sklearn.ensemble._forest.RandomForestClassifier".
+	Class string
+	// AllowsNaN says whether the model accepts NaN features (missing values).
+	AllowsNaN bool
+	// SklearnVersion is the _sklearn_version recorded in the pickle, if any.
+	SklearnVersion string
 }
