@@ -1,0 +1,218 @@
+package content
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Disk is a Store in a directory, laid out as an OCI image layout's blobs:
+// DIR/blobs/sha256/HEX, with writes in progress under DIR/ingest.
+type Disk struct {
+	root string
+}
+
+var _ Store = (*Disk)(nil)
+
+// NewDisk opens (creating if needed) a blob store under dir.
+func NewDisk(dir string) (*Disk, error) {
+	for _, d := range []string{filepath.Join(dir, "blobs", "sha256"), filepath.Join(dir, "ingest")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("open blob store: %w", err)
+		}
+	}
+	return &Disk{root: dir}, nil
+}
+
+// Path is where blob d lives (whether or not it is there).
+func (s *Disk) Path(d v1.Hash) string {
+	return filepath.Join(s.root, "blobs", d.Algorithm, d.Hex)
+}
+
+// IngestDir holds blobs being written; files there are never referenced.
+func (s *Disk) IngestDir() string { return filepath.Join(s.root, "ingest") }
+
+func checkDigest(d v1.Hash) error {
+	if d.Algorithm != "sha256" || len(d.Hex) != 64 {
+		return fmt.Errorf("invalid digest %q", d.String())
+	}
+	return nil
+}
+
+// Info implements Store.
+func (s *Disk) Info(ctx context.Context, d v1.Hash) (Info, error) {
+	if err := checkDigest(d); err != nil {
+		return Info{}, err
+	}
+	fi, err := os.Stat(s.Path(d))
+	if errors.Is(err, fs.ErrNotExist) {
+		return Info{}, fmt.Errorf("blob %s: %w", d, ErrNotFound)
+	}
+	if err != nil {
+		return Info{}, err
+	}
+	return Info{Digest: d, Size: fi.Size()}, nil
+}
+
+// Open implements Store.
+func (s *Disk) Open(ctx context.Context, d v1.Hash) (io.ReadCloser, error) {
+	if err := checkDigest(d); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(s.Path(d))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("blob %s: %w", d, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return NewVerifier(f, d), nil
+}
+
+// Writer implements Store.
+func (s *Disk) Writer(ctx context.Context) (Writer, error) {
+	f, err := os.CreateTemp(s.IngestDir(), "blob-")
+	if err != nil {
+		return nil, fmt.Errorf("start blob: %w", err)
+	}
+	return &diskWriter{s: s, f: f, d: newDigester()}, nil
+}
+
+// Delete implements Store.
+func (s *Disk) Delete(ctx context.Context, d v1.Hash) error {
+	if err := checkDigest(d); err != nil {
+		return err
+	}
+	if err := os.Remove(s.Path(d)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// Walk implements Store.
+func (s *Disk) Walk(ctx context.Context, fn func(Info) error) error {
+	dir := filepath.Join(s.root, "blobs", "sha256")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		d := v1.Hash{Algorithm: "sha256", Hex: e.Name()}
+		if !e.Type().IsRegular() || checkDigest(d) != nil {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue // removed while walking
+		}
+		if err := fn(Info{Digest: d, Size: fi.Size()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type diskWriter struct {
+	s    *Disk
+	f    *os.File
+	d    digester
+	done bool
+}
+
+func (w *diskWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.d.add(p[:n])
+	return n, err
+}
+
+func (w *diskWriter) Digest() v1.Hash { return w.d.digest() }
+func (w *diskWriter) Size() int64     { return w.d.size }
+
+// Commit fsyncs the temporary file and renames it into place, then fsyncs
+// the directory so the name survives a crash too.
+func (w *diskWriter) Commit(ctx context.Context, expected v1.Hash) (Info, error) {
+	if w.done {
+		return Info{}, errors.New("blob already committed")
+	}
+	got := w.d.digest()
+	if expected != (v1.Hash{}) && expected != got {
+		w.Close()
+		return Info{}, &MismatchError{Expected: expected, Got: got}
+	}
+	if err := w.f.Sync(); err != nil {
+		w.Close()
+		return Info{}, fmt.Errorf("commit blob %s: %w", got, err)
+	}
+	if err := w.f.Close(); err != nil {
+		os.Remove(w.f.Name())
+		w.done = true
+		return Info{}, fmt.Errorf("commit blob %s: %w", got, err)
+	}
+	w.done = true
+	dst := w.s.Path(got)
+	if err := os.Rename(w.f.Name(), dst); err != nil {
+		os.Remove(w.f.Name())
+		return Info{}, fmt.Errorf("commit blob %s: %w", got, err)
+	}
+	if err := syncDir(filepath.Dir(dst)); err != nil {
+		return Info{}, fmt.Errorf("commit blob %s: %w", got, err)
+	}
+	return Info{Digest: got, Size: w.d.size}, nil
+}
+
+func (w *diskWriter) Close() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	w.f.Close()
+	return os.Remove(w.f.Name())
+}
+
+// syncDir fsyncs a directory so renames into it are durable.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// WriteFileAtomic writes data to path by way of a temporary file in the same
+// directory, fsynced and renamed, so readers see the old or the new file
+// and never a torn one.
+func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
