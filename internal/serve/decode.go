@@ -1,0 +1,707 @@
+package serve
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"unsafe"
+)
+
+// This file is the fast path for request bodies: a single-pass JSON scanner
+// that finds the "features" member of a /predict body and parses its numbers
+// straight into one flat []float64, without building any intermediate
+// values. It validates the whole body as strict JSON (RFC 8259), so that it
+// accepts exactly what encoding/json accepts (FuzzDecodeFeatures checks this
+// against encoding/json); BenchmarkDecodeFeatures compares the two.
+
+// inputError is a client mistake in a request: it becomes a 400 whose
+// {"error": ...} is the message.
+type inputError struct{ msg string }
+
+func (e *inputError) Error() string { return e.msg }
+
+func badInput(format string, args ...any) error {
+	return &inputError{msg: fmt.Sprintf(format, args...)}
+}
+
+// maxDepth bounds the nesting of arrays and objects in a body, as
+// encoding/json does.
+const maxDepth = 10000
+
+// features is a decoded /predict body.
+type features struct {
+	rows   [][]float64 // the rows, slices of flat
+	flat   []float64   // all values, row after row
+	single bool        // the body held one row ([...]) rather than a batch ([[...], ...])
+}
+
+// decodeFeatures parses a /predict body: a JSON object whose "features"
+// member is one row (an array of numbers) or a batch (an array of rows).
+// Every row must have nf values (when nf > 0; otherwise as many as the
+// first row). null stands for a missing value (NaN) and is accepted only
+// when allowNaN. Other members of the object are checked to be valid JSON
+// and ignored. flat, if not nil, is reused for the values.
+func decodeFeatures(body []byte, nf int, allowNaN bool, flat []float64) (features, error) {
+	d := decoder{data: body, nf: nf, allowNaN: allowNaN, flat: flat[:0]}
+	return d.body()
+}
+
+type decoder struct {
+	data     []byte
+	pos      int
+	nf       int
+	allowNaN bool
+	flat     []float64
+}
+
+const example = `{"features": [5.1, 3.5, 1.4, 0.2]}`
+
+func (d *decoder) body() (features, error) {
+	d.ws()
+	if d.pos == len(d.data) {
+		return features{}, badInput("empty body: send a JSON object such as %s", example)
+	}
+	if d.data[d.pos] != '{' {
+		if err := d.skipValue(); err != nil {
+			return features{}, err
+		}
+		if err := d.end(); err != nil {
+			return features{}, err
+		}
+		return features{}, badInput("the body must be a JSON object such as %s", example)
+	}
+	d.pos++
+	var (
+		f     features
+		found bool
+	)
+	d.ws()
+	if d.peek() == '}' {
+		d.pos++
+	} else {
+		for {
+			d.ws()
+			key, err := d.key()
+			if err != nil {
+				return features{}, err
+			}
+			d.ws()
+			if d.peek() != ':' {
+				return features{}, d.syntax("expected ':' after object key")
+			}
+			d.pos++
+			d.ws()
+			if key == "features" {
+				d.flat = d.flat[:0]
+				if f, err = d.features(); err != nil {
+					return features{}, err
+				}
+				found = true
+			} else if err := d.skipValue(); err != nil {
+				return features{}, err
+			}
+			d.ws()
+			c := d.peek()
+			d.pos++
+			if c == '}' {
+				break
+			}
+			if c != ',' {
+				d.pos--
+				return features{}, d.syntax("expected ',' or '}' after object member")
+			}
+		}
+	}
+	if err := d.end(); err != nil {
+		return features{}, err
+	}
+	if !found {
+		return features{}, badInput(`missing "features": send a JSON object such as %s`, example)
+	}
+	return f, nil
+}
+
+// end checks that only whitespace follows the top-level value.
+func (d *decoder) end() error {
+	d.ws()
+	if d.pos != len(d.data) {
+		return d.syntax("unexpected data after the JSON value")
+	}
+	return nil
+}
+
+// features parses the value of "features".
+func (d *decoder) features() (features, error) {
+	switch d.peek() {
+	case '[':
+	case 'n':
+		if err := d.literal("null"); err != nil {
+			return features{}, err
+		}
+		return features{}, badInput(`"features" is null: it must be an array of numbers (one row) or of rows`)
+	default:
+		kind, err := d.kindAndSkip()
+		if err != nil {
+			return features{}, err
+		}
+		return features{}, badInput(`"features" is %s: it must be an array of numbers (one row) or of rows`, kind)
+	}
+	d.pos++
+	d.ws()
+	switch d.peek() {
+	case ']':
+		d.pos++
+		return features{}, badInput(`"features" is empty: send at least one row`)
+	case '[':
+		return d.batch()
+	default:
+		n, err := d.row(-1)
+		if err != nil {
+			return features{}, err
+		}
+		if err := d.checkWidth(n, -1); err != nil {
+			return features{}, err
+		}
+		return features{rows: [][]float64{d.flat}, flat: d.flat, single: true}, nil
+	}
+}
+
+// batch parses an array of rows, positioned on the first row's '['.
+func (d *decoder) batch() (features, error) {
+	nrows := 0
+	width := d.nf
+	for {
+		d.ws()
+		if d.peek() != '[' {
+			kind, err := d.kindAndSkip()
+			if err != nil {
+				return features{}, err
+			}
+			return features{}, badInput("row %d (features[%d]) is %s, not a row (an array of numbers)", nrows+1, nrows, kind)
+		}
+		d.pos++
+		n, err := d.row(nrows)
+		if err != nil {
+			return features{}, err
+		}
+		if width <= 0 {
+			width = n
+		}
+		if err := d.checkWidth(n, nrows); err != nil {
+			return features{}, err
+		}
+		if n != width {
+			return features{}, badInput("row %d (features[%d]) has %d features, the first row has %d", nrows+1, nrows, n, width)
+		}
+		nrows++
+		d.ws()
+		c := d.peek()
+		d.pos++
+		if c == ']' {
+			break
+		}
+		if c != ',' {
+			d.pos--
+			return features{}, d.syntax("expected ',' or ']' after a row")
+		}
+	}
+	rows := make([][]float64, nrows)
+	for i := range rows {
+		rows[i] = d.flat[i*width : (i+1)*width : (i+1)*width]
+	}
+	return features{rows: rows, flat: d.flat}, nil
+}
+
+// checkWidth checks a row's number of values against the model's.
+func (d *decoder) checkWidth(n, row int) error {
+	if n == 0 {
+		if row < 0 {
+			return badInput(`"features" is empty: send at least one row`)
+		}
+		return badInput("row %d (features[%d]) is empty", row+1, row)
+	}
+	if d.nf <= 0 || n == d.nf {
+		return nil
+	}
+	if row < 0 {
+		return badInput(`"features" has %d values, the model expects %d`, n, d.nf)
+	}
+	return badInput("row %d (features[%d]) has %d features, the model expects %d", row+1, row, n, d.nf)
+}
+
+// row parses the numbers of one row, positioned after its '[', appending
+// them to d.flat, and returns how many there were. row is the row's index
+// in a batch, or -1 for a single row.
+func (d *decoder) row(row int) (int, error) {
+	n := 0
+	d.ws()
+	if d.peek() == ']' {
+		d.pos++
+		return 0, nil
+	}
+	for {
+		d.ws()
+		c := d.peek()
+		switch {
+		case c == '-' || (c >= '0' && c <= '9'):
+			v, err := d.number()
+			if err != nil {
+				return 0, err
+			}
+			d.flat = append(d.flat, v)
+		case c == 'n':
+			if err := d.literal("null"); err != nil {
+				return 0, err
+			}
+			if !d.allowNaN {
+				return 0, badInput("%s is null, and this model does not accept missing values (NaN)", where(row, n))
+			}
+			d.flat = append(d.flat, math.NaN())
+		default:
+			kind, err := d.kindAndSkip()
+			if err != nil {
+				return 0, err
+			}
+			if row < 0 && kind == "an array" {
+				return 0, badInput("%s is an array: send either one row of numbers or an array of rows, not both", where(row, n))
+			}
+			return 0, badInput("%s is %s, not a number", where(row, n), kind)
+		}
+		n++
+		d.ws()
+		c = d.peek()
+		d.pos++
+		if c == ']' {
+			return n, nil
+		}
+		if c != ',' {
+			d.pos--
+			return 0, d.syntax("expected ',' or ']' after a number")
+		}
+	}
+}
+
+// where names value i of a row for error messages.
+func where(row, i int) string {
+	if row < 0 {
+		return fmt.Sprintf("features[%d]", i)
+	}
+	return fmt.Sprintf("row %d, feature %d (features[%d][%d])", row+1, i+1, row, i)
+}
+
+// kindAndSkip names the JSON value at d.pos ("a string") and skips it.
+func (d *decoder) kindAndSkip() (string, error) {
+	var kind string
+	switch d.peek() {
+	case '"':
+		kind = "a string"
+	case '{':
+		kind = "an object"
+	case '[':
+		kind = "an array"
+	case 't', 'f':
+		kind = "a boolean"
+	case 'n':
+		kind = "null"
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		kind = "a number"
+	default:
+		return "", d.syntax("expected a JSON value")
+	}
+	if err := d.skipValue(); err != nil {
+		return "", err
+	}
+	return kind, nil
+}
+
+func (d *decoder) peek() byte {
+	if d.pos < len(d.data) {
+		return d.data[d.pos]
+	}
+	return 0
+}
+
+func (d *decoder) ws() {
+	for d.pos < len(d.data) {
+		switch d.data[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+// syntax is an invalid JSON error at the current position.
+func (d *decoder) syntax(msg string) error {
+	if d.pos >= len(d.data) {
+		return badInput("invalid JSON: unexpected end of input (%s)", msg)
+	}
+	return badInput("invalid JSON at byte %d (%s): %s", d.pos, quoteByte(d.data[d.pos]), msg)
+}
+
+func quoteByte(c byte) string {
+	if c >= 0x20 && c < 0x7f {
+		return strconv.QuoteRune(rune(c))
+	}
+	return fmt.Sprintf("0x%02x", c)
+}
+
+func (d *decoder) literal(lit string) error {
+	if len(d.data)-d.pos < len(lit) || string(d.data[d.pos:d.pos+len(lit)]) != lit {
+		return d.syntax("invalid literal")
+	}
+	d.pos += len(lit)
+	return nil
+}
+
+// number scans a JSON number and converts it to float64.
+func (d *decoder) number() (float64, error) {
+	start := d.pos
+	if err := d.scanNumber(); err != nil {
+		return 0, err
+	}
+	b := d.data[start:d.pos]
+	if v, ok := fastFloat(b); ok {
+		return v, nil
+	}
+	// strconv.ParseFloat accepts a superset of JSON numbers; scanNumber
+	// has checked the grammar. The string does not outlive the call.
+	v, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(b), len(b)), 64)
+	if err != nil {
+		d.pos = start
+		return 0, badInput("number %s at byte %d is out of range for a float64", string(b), start)
+	}
+	return v, nil
+}
+
+// pow10 are the powers of ten a float64 holds exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// fastFloat converts the common short decimals (-12.345, 0.2, 7) exactly,
+// by Clinger's fast path: an integer mantissa below 2^53 divided or
+// multiplied by an exactly representable power of ten is correctly
+// rounded. It reports false for anything else (exponents, long mantissas),
+// which strconv.ParseFloat then handles.
+func fastFloat(b []byte) (float64, bool) {
+	i := 0
+	neg := false
+	if b[0] == '-' {
+		neg = true
+		i++
+	}
+	var mant uint64
+	digits := 0
+	frac := 0
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		mant = mant*10 + uint64(b[i]-'0')
+		digits++
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			mant = mant*10 + uint64(b[i]-'0')
+			digits++
+			frac++
+		}
+	}
+	if i != len(b) || digits > 15 || frac > 22 {
+		return 0, false
+	}
+	v := float64(mant) / pow10[frac]
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+// scanNumber checks a JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func (d *decoder) scanNumber() error {
+	if d.peek() == '-' {
+		d.pos++
+	}
+	switch c := d.peek(); {
+	case c == '0':
+		d.pos++
+	case c >= '1' && c <= '9':
+		d.digits()
+	default:
+		return d.syntax("invalid number")
+	}
+	if d.peek() == '.' {
+		d.pos++
+		if !d.digits() {
+			return d.syntax("expected a digit after the decimal point")
+		}
+	}
+	if c := d.peek(); c == 'e' || c == 'E' {
+		d.pos++
+		if c := d.peek(); c == '+' || c == '-' {
+			d.pos++
+		}
+		if !d.digits() {
+			return d.syntax("expected a digit in the exponent")
+		}
+	}
+	return nil
+}
+
+// digits skips [0-9]* and reports whether there was at least one.
+func (d *decoder) digits() bool {
+	start := d.pos
+	for d.pos < len(d.data) && d.data[d.pos] >= '0' && d.data[d.pos] <= '9' {
+		d.pos++
+	}
+	return d.pos > start
+}
+
+// key scans an object key and returns it unescaped.
+func (d *decoder) key() (string, error) {
+	if d.peek() != '"' {
+		return "", d.syntax("expected a string for an object key")
+	}
+	start := d.pos
+	escaped, err := d.scanString()
+	if err != nil {
+		return "", err
+	}
+	raw := d.data[start:d.pos]
+	if !escaped {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", badInput("invalid JSON string at byte %d: %v", start, err)
+	}
+	return s, nil
+}
+
+// scanString skips a string, positioned on its opening quote, checking its
+// escapes. It reports whether it had any.
+func (d *decoder) scanString() (escaped bool, err error) {
+	d.pos++
+	for d.pos < len(d.data) {
+		c := d.data[d.pos]
+		switch {
+		case c == '"':
+			d.pos++
+			return escaped, nil
+		case c == '\\':
+			escaped = true
+			d.pos++
+			switch d.peek() {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				d.pos++
+			case 'u':
+				d.pos++
+				for range 4 {
+					if !isHex(d.peek()) {
+						return false, d.syntax(`invalid \u escape in a string`)
+					}
+					d.pos++
+				}
+			default:
+				return false, d.syntax("invalid escape in a string")
+			}
+		case c < 0x20:
+			return false, d.syntax("control character in a string")
+		default:
+			d.pos++
+		}
+	}
+	return false, d.syntax("unterminated string")
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// skipValue checks and skips any JSON value, iteratively, so that deep
+// nesting cannot exhaust the stack.
+func (d *decoder) skipValue() error {
+	var stack []byte // open containers: '[' or '{'
+	for {
+		// A value.
+		d.ws()
+		switch c := d.peek(); {
+		case c == '"':
+			if _, err := d.scanString(); err != nil {
+				return err
+			}
+		case c == '-' || (c >= '0' && c <= '9'):
+			if err := d.scanNumber(); err != nil {
+				return err
+			}
+		case c == 't':
+			if err := d.literal("true"); err != nil {
+				return err
+			}
+		case c == 'f':
+			if err := d.literal("false"); err != nil {
+				return err
+			}
+		case c == 'n':
+			if err := d.literal("null"); err != nil {
+				return err
+			}
+		case c == '[' || c == '{':
+			if len(stack) >= maxDepth {
+				return d.syntax("nested too deeply")
+			}
+			d.pos++
+			stack = append(stack, c)
+			d.ws()
+			if c == '[' && d.peek() == ']' {
+				d.pos++
+				stack = stack[:len(stack)-1]
+				break
+			}
+			if c == '{' {
+				if d.peek() == '}' {
+					d.pos++
+					stack = stack[:len(stack)-1]
+					break
+				}
+				if err := d.memberKey(); err != nil {
+					return err
+				}
+			}
+			continue // the container's first value
+		default:
+			return d.syntax("expected a JSON value")
+		}
+		// After a value: close containers or move to the next value.
+		for {
+			if len(stack) == 0 {
+				return nil
+			}
+			d.ws()
+			top := stack[len(stack)-1]
+			c := d.peek()
+			if c == ',' {
+				d.pos++
+				if top == '{' {
+					d.ws()
+					if err := d.memberKey(); err != nil {
+						return err
+					}
+				}
+				break
+			}
+			if (top == '[' && c == ']') || (top == '{' && c == '}') {
+				d.pos++
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			return d.syntax("expected ',' or the end of an array or object")
+		}
+	}
+}
+
+// memberKey skips an object member's key and its colon.
+func (d *decoder) memberKey() error {
+	if d.peek() != '"' {
+		return d.syntax("expected a string for an object key")
+	}
+	if _, err := d.scanString(); err != nil {
+		return err
+	}
+	d.ws()
+	if d.peek() != ':' {
+		return d.syntax("expected ':' after object key")
+	}
+	d.pos++
+	return nil
+}
+
+// decodeTensor parses the data of an Open Inference Protocol tensor: numbers
+// (or, when bools, true and false as 1 and 0), flat or nested in arrays to
+// any depth, appended to flat in row-major order. null is NaN when
+// allowNaN.
+func decodeTensor(data []byte, bools, allowNaN bool, flat []float64) ([]float64, error) {
+	d := decoder{data: data, allowNaN: allowNaN, flat: flat[:0]}
+	d.ws()
+	if d.peek() != '[' {
+		if d.pos == len(d.data) {
+			return nil, badInput(`the input has no "data"`)
+		}
+		kind, err := d.kindAndSkip()
+		if err != nil {
+			return nil, err
+		}
+		return nil, badInput(`the input's "data" is %s, not an array`, kind)
+	}
+	depth := 0
+	for {
+		d.ws()
+		c := d.peek()
+		switch {
+		case c == '[':
+			if depth >= 32 {
+				return nil, badInput(`the input's "data" is nested too deeply`)
+			}
+			d.pos++
+			depth++
+			d.ws()
+			if d.peek() == ']' {
+				d.pos++
+				depth--
+				break
+			}
+			continue
+		case c == '-' || (c >= '0' && c <= '9'):
+			v, err := d.number()
+			if err != nil {
+				return nil, err
+			}
+			d.flat = append(d.flat, v)
+		case bools && (c == 't' || c == 'f'):
+			lit, v := "true", 1.0
+			if c == 'f' {
+				lit, v = "false", 0
+			}
+			if err := d.literal(lit); err != nil {
+				return nil, err
+			}
+			d.flat = append(d.flat, v)
+		case c == 'n' && d.allowNaN:
+			if err := d.literal("null"); err != nil {
+				return nil, err
+			}
+			d.flat = append(d.flat, math.NaN())
+		default:
+			at := len(d.flat)
+			kind, err := d.kindAndSkip()
+			if err != nil {
+				return nil, err
+			}
+			if kind == "null" {
+				return nil, badInput(`value %d of the input's "data" is null, and this model does not accept missing values (NaN)`, at)
+			}
+			return nil, badInput(`value %d of the input's "data" is %s, not a number`, at, kind)
+		}
+		// After a value: close arrays or go on to the next value.
+		for {
+			if depth == 0 {
+				if err := d.end(); err != nil {
+					return nil, err
+				}
+				return d.flat, nil
+			}
+			d.ws()
+			c := d.peek()
+			d.pos++
+			if c == ']' {
+				depth--
+				continue
+			}
+			if c != ',' {
+				d.pos--
+				return nil, d.syntax("expected ',' or ']' in an array")
+			}
+			break
+		}
+	}
+}

@@ -1,0 +1,311 @@
+// Package serve serves a loaded scikit-learn model over HTTP: the Flask
+// API of the usual tutorial (POST /predict with {"features": [...]}), the
+// Open Inference Protocol v2 of KServe, Triton and MLServer, health and
+// readiness probes, Prometheus metrics and an OpenAPI document.
+//
+// Bad input never crashes or hangs the server: every client mistake is a
+// 4xx with {"error": "..."} that says what was wrong, bodies are bounded,
+// and the HTTP server has timeouts for slow clients.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/strata-ml/strata/internal/model"
+)
+
+// DefaultMaxBody is the default limit on the size of a request body.
+const DefaultMaxBody = 8 << 20
+
+// DefaultShutdownTimeout is how long Serve waits, by default, for in-flight
+// requests to finish once its context is cancelled.
+const DefaultShutdownTimeout = 10 * time.Second
+
+// Option configures a Server.
+type Option func(*options)
+
+type options struct {
+	name            string
+	version         string
+	maxBody         int64
+	accessLog       io.Writer
+	registry        *prometheus.Registry
+	shutdownTimeout time.Duration
+}
+
+// WithName sets the model's name in the Open Inference Protocol
+// (/v2/models/NAME) and in metrics. The default is "model".
+func WithName(name string) Option { return func(o *options) { o.name = name } }
+
+// WithVersion sets the server version reported by GET /v2.
+func WithVersion(v string) Option { return func(o *options) { o.version = v } }
+
+// WithMaxBody limits request bodies to n bytes; larger ones get a 413. The
+// default is DefaultMaxBody (8 MiB).
+func WithMaxBody(n int64) Option { return func(o *options) { o.maxBody = n } }
+
+// WithAccessLog writes one JSON line per request to w (method, path,
+// status, duration, bytes, remote). There is no access log by default.
+func WithAccessLog(w io.Writer) Option { return func(o *options) { o.accessLog = w } }
+
+// WithRegistry registers the server's metrics in reg and serves reg at
+// /metrics. By default each server has a private registry of its own,
+// with the Go runtime and process collectors.
+func WithRegistry(reg *prometheus.Registry) Option {
+	return func(o *options) { o.registry = reg }
+}
+
+// WithShutdownTimeout bounds how long Serve waits for in-flight requests
+// once its context is cancelled. The default is DefaultShutdownTimeout.
+func WithShutdownTimeout(d time.Duration) Option {
+	return func(o *options) { o.shutdownTimeout = d }
+}
+
+// Server serves one model over HTTP. It is an http.Handler; Serve and
+// ListenAndServe run it with timeouts and graceful shutdown.
+type Server struct {
+	o       options
+	state   atomic.Pointer[state]
+	handler http.Handler
+	metrics *metrics
+	logMu   sync.Mutex // serializes access log lines
+}
+
+// state is the model being served, swapped atomically by SetModel.
+type state struct {
+	model    model.Model
+	clf      model.Classifier // nil for regressors
+	classes  []any
+	info     model.Info
+	nf       int
+	err      error // why the server is not ready, nil once it is
+	draining bool  // shutting down: not ready any more
+}
+
+// New returns a server for m. The server is ready once m passed a
+// self-check (a prediction on a row of zeros); Ready says why not. m may be
+// nil for a model that is still loading: the server then answers the
+// probes and 503 until SetModel.
+func New(m model.Model, opts ...Option) *Server {
+	s := &Server{o: options{
+		name:            "model",
+		version:         "dev",
+		maxBody:         DefaultMaxBody,
+		shutdownTimeout: DefaultShutdownTimeout,
+	}}
+	for _, opt := range opts {
+		opt(&s.o)
+	}
+	s.metrics = newMetrics(s.o.registry)
+	s.handler = s.routes()
+	if m == nil {
+		s.state.Store(&state{err: errors.New("the model is loading")})
+	} else {
+		_ = s.SetModel(m) // the error is kept for Ready and /readyz
+	}
+	return s
+}
+
+// SetModel serves m from now on. It first checks that m predicts a row of
+// zeros; if it does not, the server is not ready and the error says why.
+func (s *Server) SetModel(m model.Model) error {
+	st := &state{model: m, info: m.Info(), nf: m.NumFeatures()}
+	if c, ok := m.(model.Classifier); ok {
+		st.clf = c
+		st.classes = c.Classes()
+	}
+	st.err = selfCheck(st)
+	if st.err != nil {
+		st.err = fmt.Errorf("self-check of %s failed: %w", st.info.Estimator, st.err)
+	}
+	s.state.Store(st)
+	s.metrics.setModel(s.o.name, st.info)
+	return st.err
+}
+
+// Ready returns nil when the server has a model that passed its
+// self-check, or why it is not ready.
+func (s *Server) Ready() error {
+	st := s.state.Load()
+	if st.draining {
+		return errors.New("shutting down")
+	}
+	return st.err
+}
+
+// selfCheck predicts one row of zeros.
+func selfCheck(st *state) error {
+	if st.nf <= 0 {
+		return fmt.Errorf("the model reports %d features", st.nf)
+	}
+	row := [][]float64{make([]float64, st.nf)}
+	pred, err := safePredict(st.model, row)
+	if err != nil {
+		return err
+	}
+	if len(pred) != 1 {
+		return fmt.Errorf("predicting one row gave %d predictions", len(pred))
+	}
+	if st.clf != nil {
+		proba, err := safeProba(st.clf, row)
+		if err != nil {
+			return err
+		}
+		if len(proba) != 1 || len(proba[0]) != len(st.classes) {
+			return fmt.Errorf("predict_proba of one row gave %d rows for %d classes", len(proba), len(st.classes))
+		}
+	}
+	return nil
+}
+
+// safePredict calls m.Predict, turning a panic in the model into an error
+// so that no input can bring the server down.
+func safePredict(m model.Model, rows [][]float64) (pred []any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("predict panicked: %v", r)
+		}
+	}()
+	pred, err = m.Predict(rows)
+	if err == nil && len(pred) != len(rows) {
+		err = fmt.Errorf("predict returned %d predictions for %d rows", len(pred), len(rows))
+	}
+	return pred, err
+}
+
+// safeProba calls c.PredictProba, turning a panic into an error.
+func safeProba(c model.Classifier, rows [][]float64) (proba [][]float64, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("predict_proba panicked: %v", r)
+		}
+	}()
+	proba, err = c.PredictProba(rows)
+	if err == nil && len(proba) != len(rows) {
+		err = fmt.Errorf("predict_proba returned %d rows for %d rows", len(proba), len(rows))
+	}
+	return proba, err
+}
+
+// ServeHTTP serves a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// routes builds the handler: every endpoint wrapped with its method check,
+// metrics and access log.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	handle := func(pattern string, h http.HandlerFunc, methods ...string) {
+		mux.Handle(pattern, s.instrument(pattern, allow(h, methods...)))
+	}
+	get := []string{http.MethodGet, http.MethodHead}
+	post := []string{http.MethodPost}
+
+	handle("/predict", s.handlePredict, post...)
+	handle("/predict_proba", s.handlePredictProba, post...)
+	handle("/healthz", s.handleLive, get...)
+	handle("/readyz", s.handleReady, get...)
+	handle("/openapi.json", s.handleOpenAPI, get...)
+	handle("/metrics", s.metrics.handler().ServeHTTP, get...)
+
+	handle("/v2", s.handleV2Server, get...)
+	handle("/v2/health/live", s.handleLive, get...)
+	handle("/v2/health/ready", s.handleReady, get...)
+	handle("/v2/models/{name}", s.handleV2Model, get...)
+	handle("/v2/models/{name}/ready", s.handleV2ModelReady, get...)
+	handle("/v2/models/{name}/infer", s.handleV2Infer, post...)
+
+	handle("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s (see /openapi.json)", r.URL.Path))
+	})
+	return mux
+}
+
+// allow answers 405 to methods other than methods.
+func allow(h http.HandlerFunc, methods ...string) http.HandlerFunc {
+	if len(methods) == 0 {
+		return h
+	}
+	allowed := methods[0]
+	for _, m := range methods[1:] {
+		allowed += ", " + m
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		for _, m := range methods {
+			if r.Method == m {
+				h(w, r)
+				return
+			}
+		}
+		w.Header().Set("Allow", allowed)
+		writeError(w, http.StatusMethodNotAllowed, fmt.Errorf("method %s is not allowed on %s: use %s", r.Method, r.URL.Path, allowed))
+	}
+}
+
+// ListenAndServe listens on addr (host:port) and serves until ctx is
+// cancelled; see Serve.
+func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx is cancelled, then shuts down gracefully:
+// it stops accepting connections, reports not ready, and waits for
+// in-flight requests to finish, at most the shutdown timeout, after which
+// it closes the remaining connections and returns an error. Slow clients
+// are cut off by read and write timeouts.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	s.drain()
+	sctx, cancel := context.WithTimeout(context.Background(), s.o.shutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if err != nil {
+		_ = hs.Close() // cut off what did not finish in time
+		err = fmt.Errorf("shutting down after %v: %w", s.o.shutdownTimeout, err)
+	}
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = fmt.Errorf("serving on %s: %w", ln.Addr(), serr)
+	}
+	return err
+}
+
+// drain marks the server not ready, so that load balancers stop sending it
+// requests while it shuts down.
+func (s *Server) drain() {
+	for {
+		old := s.state.Load()
+		st := *old
+		st.draining = true
+		if s.state.CompareAndSwap(old, &st) {
+			return
+		}
+	}
+}
