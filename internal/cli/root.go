@@ -69,6 +69,13 @@ otherwise), which many strata processes can share at once.`,
 		return fmt.Errorf("%w\nSee '%s --help'.", err, c.CommandPath())
 	})
 	for _, sub := range []*cobra.Command{
+		newImagesCmd(o),
+		newImportCmd(o),
+		newHistoryCmd(o),
+		newInspectCmd(o),
+		newTagCmd(o),
+		newRmiCmd(o),
+		newPruneCmd(o),
 		newVersionCmd(o),
 	} {
 		cmd.AddCommand(sub)

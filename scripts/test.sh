@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian machine for strata's tests and runs every test.
+# Installs (apt-get, only what is missing) the real components the tests
+# use: runc, busybox-static, skopeo, podman, umoci, docker-registry,
+# python3-sklearn. Usage: scripts/test.sh [go test flags...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+
+need=()
+for pkg in runc busybox-static skopeo podman umoci docker-registry python3-sklearn python3-joblib; do
+	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+	echo "== installing: ${need[*]}"
+	SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; fi
+echo "== go vet"
+go vet ./...
+
+echo "== go test (race detector on the concurrent packages)"
+go test -race -count=1 ./internal/content/... ./internal/image/...
+
+echo "== go test"
+go test -count=1 "$@" ./...
