@@ -76,6 +76,8 @@ otherwise), which many strata processes can share at once.`,
 		newTagCmd(o),
 		newRmiCmd(o),
 		newPruneCmd(o),
+		newSaveCmd(o),
+		newLoadCmd(o),
 		newVersionCmd(o),
 	} {
 		cmd.AddCommand(sub)
