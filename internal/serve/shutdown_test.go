@@ -1,0 +1,188 @@
+package serve
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// blockingServer serves iris with a hook that, once past New's self-check,
+// signals entered and waits for release in every prediction.
+func blockingServer(opts ...Option) (s *Server, entered chan struct{}, release chan struct{}) {
+	m := iris()
+	entered = make(chan struct{})
+	release = make(chan struct{})
+	var (
+		once  sync.Once
+		armed atomic.Bool
+	)
+	m.hook = func() {
+		if armed.Load() {
+			once.Do(func() { close(entered) })
+			<-release
+		}
+	}
+	s = New(m, opts...)
+	armed.Store(true)
+	return s, entered, release
+}
+
+type result struct {
+	code int
+	body string
+	err  error
+}
+
+func post(url, body string) <-chan result {
+	c := make(chan result, 1)
+	go func() {
+		resp, err := http.Post(url, "application/json", strings.NewReader(body))
+		if err != nil {
+			c <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		c <- result{code: resp.StatusCode, body: string(b), err: err}
+	}()
+	return c
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	s, entered, release := blockingServer()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+
+	inflight := post("http://"+ln.Addr().String()+"/predict", `{"features": [1, 2, 3, 4]}`)
+	<-entered
+	cancel()
+	for s.Ready() == nil { // the server drains: not ready any more
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Serve returned with a request in flight: %v", err)
+	case r := <-inflight:
+		t.Fatalf("the request ended before it was released: %+v", r)
+	default:
+	}
+	close(release)
+	r := <-inflight
+	if r.err != nil || r.code != 200 || r.body != `{"prediction":[1]}`+"\n" {
+		t.Fatalf("in-flight request: %+v", r)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		t.Fatal("still accepting connections after shutdown")
+	}
+}
+
+func TestShutdownTimeout(t *testing.T) {
+	s, entered, release := blockingServer(WithShutdownTimeout(10 * time.Millisecond))
+	defer close(release)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	inflight := post("http://"+ln.Addr().String()+"/predict", `{"features": [1, 2, 3, 4]}`)
+	<-entered
+	cancel()
+	err = <-done
+	if err == nil || !strings.Contains(err.Error(), "shutting down after 10ms") {
+		t.Fatalf("Serve: %v", err)
+	}
+	if r := <-inflight; r.err == nil {
+		t.Fatalf("the request that outlived the timeout was not cut off: %+v", r)
+	}
+}
+
+func TestListenAndServeBadAddress(t *testing.T) {
+	err := New(iris()).ListenAndServe(context.Background(), "127.0.0.1:-1")
+	if err == nil || !strings.Contains(err.Error(), "listening on 127.0.0.1:-1") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	s := New(iris(), WithName("iris"))
+	do(t, s, "POST", "/predict", `{"features": [[1, 2, 3, 4], [1, 2, 3, 4], [0, 0, 0, 0]]}`)
+	do(t, s, "POST", "/predict", `{"features": [1, 2, 3]}`)
+	do(t, s, "POST", "/v2/models/iris/infer", `{"inputs": [{"name": "x", "shape": [2, 4], "datatype": "FP64", "data": [1, 2, 3, 4, 2, 0, 0, 0]}]}`)
+	code, body := do(t, s, "GET", "/metrics", "")
+	if code != 200 {
+		t.Fatalf("got %d", code)
+	}
+	for _, want := range []string{
+		`strata_http_requests_total{code="200",endpoint="/predict"} 1`,
+		`strata_http_requests_total{code="400",endpoint="/predict"} 1`,
+		`strata_http_errors_total{code="400",endpoint="/predict"} 1`,
+		`strata_rows_predicted_total{endpoint="/predict"} 3`,
+		`strata_rows_predicted_total{endpoint="/v2/models/{name}/infer"} 2`,
+		`strata_http_request_duration_seconds_count{endpoint="/predict"} 2`,
+		`strata_model_info{class="tests.FakeClassifier",estimator="FakeClassifier",name="iris",sklearn_version="1.2.1"} 1`,
+		`strata_http_requests_in_flight 1`, // the /metrics request itself
+		`go_goroutines `,
+		`process_resident_memory_bytes `,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(body, `strata_http_errors_total{code="200"`) {
+		t.Error("a 200 counted as an error")
+	}
+}
+
+func TestMetricsPrivateRegistry(t *testing.T) {
+	// Two servers in one process do not collide, and neither touches the
+	// global registry.
+	a, b := New(iris(), WithName("a")), New(iris(), WithName("b"))
+	do(t, a, "GET", "/healthz", "")
+	_, body := do(t, b, "GET", "/metrics", "")
+	if strings.Contains(body, `strata_http_requests_total{code="200",endpoint="/healthz"}`) || !strings.Contains(body, `name="b"`) || strings.Contains(body, `name="a"`) {
+		t.Fatalf("b's metrics show a's:\n%s", body)
+	}
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if strings.HasPrefix(mf.GetName(), "strata_") {
+			t.Fatalf("%s is in the global registry", mf.GetName())
+		}
+	}
+	// A registry passed in is used and served.
+	reg := prometheus.NewRegistry()
+	c := New(iris(), WithRegistry(reg))
+	do(t, c, "GET", "/healthz", "")
+	mfs, err = reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range mfs {
+		found = found || mf.GetName() == "strata_http_requests_total"
+	}
+	if !found {
+		t.Fatal("the metrics are not in the registry passed in")
+	}
+}
