@@ -39,7 +39,7 @@ type Removal struct {
 // the image with all its names, which for an image with several names
 // requires force.
 func (s *Store) Remove(ctx context.Context, name string, force bool) (Removal, error) {
-	img, matched, err := s.lookup(ctx, name)
+	img, matched, err := s.Resolve(ctx, name)
 	if err != nil {
 		return Removal{}, err
 	}
@@ -80,7 +80,7 @@ func (s *Store) Remove(ctx context.Context, name string, force bool) (Removal, e
 	}
 	res.Deleted = append(res.Deleted, img.ID)
 	freed, n, err := s.collect(ctx, false)
-	res.Deleted = append(res.Deleted, freed...)
+	res.Deleted = appendNew(res.Deleted, freed)
 	res.Reclaimed = n
 	return res, err
 }
@@ -115,7 +115,7 @@ func (s *Store) Prune(ctx context.Context) (Removal, error) {
 		}
 	}
 	freed, n, err := s.collect(ctx, true)
-	res.Deleted = append(res.Deleted, freed...)
+	res.Deleted = appendNew(res.Deleted, freed)
 	res.Reclaimed = n
 	return res, err
 }
@@ -222,6 +222,21 @@ func (s *Store) mark(ctx context.Context, desc v1.Descriptor, live map[v1.Hash]b
 		}
 	}
 	return nil
+}
+
+// appendNew appends the digests not already listed (an image ID is also
+// its config blob's digest).
+func appendNew(list, more []v1.Hash) []v1.Hash {
+	seen := map[v1.Hash]bool{}
+	for _, d := range list {
+		seen[d] = true
+	}
+	for _, d := range more {
+		if !seen[d] {
+			list = append(list, d)
+		}
+	}
+	return list
 }
 
 func contains(list []string, s string) bool {

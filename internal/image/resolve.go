@@ -153,13 +153,13 @@ var idPrefix = regexp.MustCompile(`^(sha256:)?[0-9a-f]{1,64}$`)
 // Lookup finds the image s names, as Docker does: a name (with tag or
 // digest) first, then an image ID or a unique prefix of one.
 func (s *Store) Lookup(ctx context.Context, name string) (Image, error) {
-	img, _, err := s.lookup(ctx, name)
+	img, _, err := s.Resolve(ctx, name)
 	return img, err
 }
 
-// lookup is Lookup that also says which name matched: the canonical name
+// Resolve is Lookup that also says which name matched: the canonical name
 // if name was one, "" if it was an ID.
-func (s *Store) lookup(ctx context.Context, name string) (Image, string, error) {
+func (s *Store) Resolve(ctx context.Context, name string) (Image, string, error) {
 	recs, err := s.index.Records(ctx)
 	if err != nil {
 		return Image{}, "", err
