@@ -47,10 +47,11 @@ func Import(ctx context.Context, s *image.Store, r io.Reader, opts ImportOptions
 		return v1.Descriptor{}, err
 	}
 	defer w.Close()
-	if _, err := layer.Sanitize(&contextReader{ctx: ctx, r: tr}, w); err != nil {
-		if counted.n == 0 {
-			return v1.Descriptor{}, layer.ErrEmptyArchive
-		}
+	_, err = layer.Sanitize(&contextReader{ctx: ctx, r: tr}, w)
+	if counted.n == 0 {
+		return v1.Descriptor{}, layer.ErrEmptyArchive
+	}
+	if err != nil {
 		return v1.Descriptor{}, err
 	}
 	info, err := w.Commit(ctx, v1.Hash{})

@@ -283,6 +283,9 @@ func pickManifest(ix *tarIndex, d v1.Descriptor) (v1.Descriptor, error) {
 
 // readBlob reads a small blob from an OCI layout, verifying its digest.
 func readBlob(ix *tarIndex, d v1.Hash) ([]byte, error) {
+	if !ix.has(blobName(d)) {
+		return nil, fmt.Errorf("index.json names %s, which the archive does not contain", d)
+	}
 	b, err := ix.readSmall(blobName(d))
 	if err != nil {
 		return nil, fmt.Errorf("blob %s: %w", d, err)

@@ -77,8 +77,11 @@ func Sanitize(r io.Reader, w io.Writer) (Stats, error) {
 		if err == io.EOF {
 			break
 		}
+		if err != nil && st.Entries == 0 {
+			return st, fmt.Errorf("%w (%v)", ErrNotAnArchive, err)
+		}
 		if err != nil {
-			return st, readError(err, st.Entries)
+			return st, readError(err)
 		}
 		name, err := CleanName(hdr.Name)
 		if err != nil {
@@ -125,7 +128,7 @@ func Sanitize(r io.Reader, w io.Writer) (Stats, error) {
 		n, err := io.Copy(tw, tr)
 		st.Bytes += n
 		if err != nil {
-			return st, readError(err, st.Entries)
+			return st, readError(err)
 		}
 		st.Entries++
 	}
@@ -149,13 +152,11 @@ func symlinkAncestor(name string, symlinks map[string]bool) string {
 	return ""
 }
 
-// readError explains a failure to read the archive itself.
-func readError(err error, entries int) error {
+// readError explains a failure to read the archive past its first entry.
+func readError(err error) error {
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("%w: unexpected end of data", ErrTruncated)
-	case errors.Is(err, tar.ErrHeader) && entries == 0:
-		return ErrNotAnArchive
 	case errors.Is(err, tar.ErrHeader):
 		return fmt.Errorf("%w: %v", ErrTruncated, err)
 	}
