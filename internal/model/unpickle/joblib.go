@@ -1,0 +1,161 @@
+package unpickle
+
+import (
+	"bytes"
+	"compress/bzip2"
+	"compress/gzip"
+	"compress/zlib"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/nlpodyssey/gopickle/types"
+	"github.com/ulikunitz/xz"
+	"github.com/ulikunitz/xz/lzma"
+)
+
+// MaxDecompressed bounds the size a compressed joblib file may expand to.
+const MaxDecompressed = 2 << 30
+
+// decompress undoes joblib's compress= option, recognised by the prefixes
+// joblib itself checks (joblib/compressor.py). Anything else is returned
+// unchanged.
+func decompress(data []byte) ([]byte, error) {
+	var (
+		r    io.Reader
+		err  error
+		kind string
+	)
+	switch {
+	case bytes.HasPrefix(data, []byte{0x78}):
+		kind = "zlib"
+		r, err = zlib.NewReader(bytes.NewReader(data))
+	case bytes.HasPrefix(data, []byte{0x1f, 0x8b}):
+		kind = "gzip"
+		r, err = gzip.NewReader(bytes.NewReader(data))
+	case bytes.HasPrefix(data, []byte("BZ")):
+		kind = "bz2"
+		r = bzip2.NewReader(bytes.NewReader(data))
+	case bytes.HasPrefix(data, []byte{0xfd, '7', 'z', 'X', 'Z'}):
+		kind = "xz"
+		r, err = xz.NewReader(bytes.NewReader(data))
+	case bytes.HasPrefix(data, []byte{0x5d, 0x00}):
+		kind = "lzma"
+		r, err = lzma.NewReader(bytes.NewReader(data))
+	case bytes.HasPrefix(data, []byte{0x04, 0x22, 0x4d, 0x18}):
+		return nil, errors.New("joblib lz4 compression is not supported; re-save with compress=('zlib', 3)")
+	case bytes.HasPrefix(data, []byte("ZF")):
+		return nil, errors.New("joblib files from before version 0.10 are not supported")
+	default:
+		return data, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("joblib %s stream: %w", kind, err)
+	}
+	out, err := io.ReadAll(io.LimitReader(r, MaxDecompressed+1))
+	if err != nil {
+		return nil, fmt.Errorf("joblib %s stream: %w", kind, err)
+	}
+	if len(out) > MaxDecompressed {
+		return nil, fmt.Errorf("joblib %s stream expands beyond %d bytes", kind, MaxDecompressed)
+	}
+	return out, nil
+}
+
+// wrapperClass is joblib.numpy_pickle.NumpyArrayWrapper. joblib pickles the
+// wrapper's attributes and writes the array's bytes right after the BUILD
+// opcode that sets them; the wrapper is rebuilt as an *Array that reads those
+// bytes when BUILD gives it its state.
+type wrapperClass struct{ d *decoder }
+
+// PyNew implements gopickle's types.PyNewable.
+func (w *wrapperClass) PyNew(args ...any) (any, error) {
+	return &Array{joblib: w.d}, nil
+}
+
+// setJoblibState reads the array a NumpyArrayWrapper stands for.
+func (a *Array) setJoblibState(state any) error {
+	d := a.joblib
+	a.joblib = nil
+	st, ok := state.(*types.Dict)
+	if !ok {
+		return fmt.Errorf("joblib NumpyArrayWrapper state %s is not a dict", describe(state))
+	}
+	attrs := map[string]any{}
+	for _, e := range *st {
+		if k, ok := e.Key.(string); ok {
+			attrs[k] = e.Value
+		}
+	}
+	if t, ok := attrs["subclass"].(*typeRef); !ok || t.name != "ndarray" {
+		return fmt.Errorf("joblib array subclass %s is not numpy.ndarray", describe(attrs["subclass"]))
+	}
+	dtype, ok := attrs["dtype"].(*Dtype)
+	if !ok {
+		return fmt.Errorf("joblib array dtype %s is not a dtype", describe(attrs["dtype"]))
+	}
+	shape, err := shapeOf(attrs["shape"])
+	if err != nil {
+		return err
+	}
+	if dtype.Kind == 'O' {
+		return a.readNested(d, shape)
+	}
+	order, _ := attrs["order"].(string)
+	if order != "C" && order != "F" {
+		return fmt.Errorf("joblib array order %s is not C or F", describe(attrs["order"]))
+	}
+	a.Dtype, a.Shape = dtype, shape
+	if align, ok := attrs["numpy_array_alignment_bytes"]; ok && align != nil {
+		pad, err := d.g.raw(1)
+		if err != nil {
+			return fmt.Errorf("joblib array padding: %w", err)
+		}
+		if _, err := d.g.raw(int(pad[0])); err != nil {
+			return fmt.Errorf("joblib array padding: %w", err)
+		}
+	}
+	if dtype.ItemSize <= 0 {
+		return fmt.Errorf("joblib array dtype %s has no item size", dtype)
+	}
+	n, err := count(shape, dtype.ItemSize, len(d.g.data))
+	if err != nil {
+		return err
+	}
+	data, err := d.g.raw(n * dtype.ItemSize)
+	if err != nil {
+		return fmt.Errorf("joblib array of shape %v: %w", shape, err)
+	}
+	return a.setData(data, order == "F")
+}
+
+// readNested reads an object array, which joblib writes as a complete
+// protocol 2 pickle right after the wrapper.
+func (a *Array) readNested(d *decoder, shape []int) error {
+	if d.depth >= maxNesting {
+		return fmt.Errorf("joblib pickles nest more than %d deep", maxNesting)
+	}
+	if d.g.pos != d.g.checked {
+		return fmt.Errorf("joblib object array at byte %d lies inside a pickle frame", d.g.pos)
+	}
+	sub := &decoder{allow: d.allow, g: &guard{data: d.g.data, pos: d.g.pos, checked: d.g.pos}, depth: d.depth + 1}
+	v, err := sub.load()
+	if err != nil {
+		return fmt.Errorf("joblib object array: %w", err)
+	}
+	d.g.pos, d.g.checked = sub.g.pos, sub.g.pos
+	arr, ok := v.(*Array)
+	if !ok || arr.Dtype == nil || arr.Dtype.Kind != 'O' {
+		return fmt.Errorf("joblib object array holds %s, not an object ndarray", describe(v))
+	}
+	if len(arr.Shape) != len(shape) {
+		return fmt.Errorf("joblib object array has shape %v, wrapper says %v", arr.Shape, shape)
+	}
+	for i := range shape {
+		if arr.Shape[i] != shape[i] {
+			return fmt.Errorf("joblib object array has shape %v, wrapper says %v", arr.Shape, shape)
+		}
+	}
+	a.Dtype, a.Shape, a.Objects = arr.Dtype, arr.Shape, arr.Objects
+	return nil
+}
