@@ -272,7 +272,6 @@ def sk13_tree_fixture(outdir):
             return (Tree, (t.n_features, np.array([t.n_classes[0]], dtype=np.intp), t.n_outputs), state)
 
     clf.tree_ = Tree13()
-    clf._sklearn_version = "1.3.0"
 
     def proba(row):
         i = 0
@@ -305,7 +304,7 @@ def sk13_tree_fixture(outdir):
         "name": "dtc_iris_sk13",
         "estimator": "DecisionTreeClassifier",
         "class": "sklearn.tree._classes.DecisionTreeClassifier",
-        "sklearn_version": "1.3.0",
+        "sklearn_version": sklearn.__version__,
         "n_features": 4,
         "formats": ["p5.pkl"],
         "rows": [[hexf(v) for v in r] for r in rows],
