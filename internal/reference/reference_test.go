@@ -49,3 +49,21 @@ func TestParseTaggedRefusesDigest(t *testing.T) {
 		t.Fatal("ParseTagged accepted a digest")
 	}
 }
+
+// FuzzParse: Parse never panics, and what it accepts prints as a name that
+// parses back to the same reference.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"busybox", "localhost:5000/a/b:c", "a@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "UP", "a:b:c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := Parse(s)
+		if err != nil {
+			return
+		}
+		again, err := Parse(r.String())
+		if err != nil || again != r {
+			t.Fatalf("Parse(%q) = %+v, but its String %q parses to %+v, %v", s, r, r.String(), again, err)
+		}
+	})
+}
