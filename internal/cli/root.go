@@ -78,6 +78,8 @@ otherwise), which many strata processes can share at once.`,
 		newPruneCmd(o),
 		newSaveCmd(o),
 		newLoadCmd(o),
+		newServeCmd(o),
+		newPredictCmd(o),
 		newVersionCmd(o),
 	} {
 		cmd.AddCommand(sub)

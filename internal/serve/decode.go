@@ -705,3 +705,52 @@ func decodeTensor(data []byte, bools, allowNaN bool, flat []float64) ([]float64,
 		}
 	}
 }
+
+// ParseRow parses one row of features, a JSON array of nf numbers (null
+// for NaN when allowNaN), appending the values to dst. Its errors are
+// client mistakes, worded for the user.
+func ParseRow(data []byte, nf int, allowNaN bool, dst []float64) ([]float64, error) {
+	d := decoder{data: data, nf: nf, allowNaN: allowNaN, flat: dst}
+	d.ws()
+	if d.peek() != '[' {
+		if d.pos == len(d.data) {
+			return dst, badInput("expected a row, an array of numbers, and got nothing")
+		}
+		kind, err := d.kindAndSkip()
+		if err != nil {
+			return dst, err
+		}
+		return dst, badInput("the row is %s, not an array of numbers", kind)
+	}
+	d.pos++
+	start := len(d.flat)
+	n, err := d.row(-1)
+	if err != nil {
+		return dst, err
+	}
+	if err := d.end(); err != nil {
+		return dst, err
+	}
+	if n == 0 {
+		return dst, badInput("the row is empty")
+	}
+	if nf > 0 && n != nf {
+		return dst, badInput("the row has %d features, the model expects %d", n, nf)
+	}
+	return d.flat[:start+n], nil
+}
+
+// ParseFeatures parses the value of a "features" member: one row (an
+// array of numbers) or a batch (an array of rows), each of nf numbers.
+func ParseFeatures(data []byte, nf int, allowNaN bool) ([][]float64, error) {
+	d := decoder{data: data, nf: nf, allowNaN: allowNaN}
+	d.ws()
+	f, err := d.features()
+	if err != nil {
+		return nil, err
+	}
+	if err := d.end(); err != nil {
+		return nil, err
+	}
+	return f.rows, nil
+}

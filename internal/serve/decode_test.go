@@ -20,7 +20,7 @@ func TestDecodeFeatures(t *testing.T) {
 		{`{"features": [5.1, 3.5, 1.4, 0.2]}`, 4, [][]float64{{5.1, 3.5, 1.4, 0.2}}, true},
 		{`{"features":[[1,2],[3,4],[5,6]]}`, 2, [][]float64{{1, 2}, {3, 4}, {5, 6}}, false},
 		{` {"a":1, "features" : [ -0.0 , 1e3, 2E-2, 123456789012345678901234567890, -1.5e+2 ] } `, 5, [][]float64{{math.Copysign(0, -1), 1000, 0.02, 1.2345678901234568e29, -150}}, true},
-		{`{"features": [[1, 2, 3]]}`, 0, [][]float64{{1, 2, 3}}, false}, // nf 0: any width, but one width
+		{`{"features": [[1, 2, 3]]}`, 0, [][]float64{{1, 2, 3}}, false},      // nf 0: any width, but one width
 		{`{"features": [1], "features": [[2]]}`, 1, [][]float64{{2}}, false}, // the last one wins, as in encoding/json
 		{`{"feat\u0075res": [7]}`, 1, [][]float64{{7}}, true},
 		{`{"features": [0.1, 0.30000000000000004, 4.9406564584124654e-324, 1.7976931348623157e308]}`, 4,

@@ -25,11 +25,11 @@ func putBuf(b *[]byte) {
 	bufPool.Put(b)
 }
 
-// appendFloat writes f as a JSON number that parses back to exactly f (the
+// AppendFloat writes f as a JSON number that parses back to exactly f (the
 // shortest such decimal), keeping a ".0" on integral values as Python's
 // json does, so a float label stays distinguishable from an int one. NaN
 // and infinities, which JSON cannot hold, become null.
-func appendFloat(b []byte, f float64) []byte {
+func AppendFloat(b []byte, f float64) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return append(b, "null"...)
 	}
@@ -53,9 +53,9 @@ func appendFloat(b []byte, f float64) []byte {
 	return append(b, ".0"...)
 }
 
-// appendLabel writes a prediction as JSON of its own type: ints as ints,
+// AppendLabel writes a prediction as JSON of its own type: ints as ints,
 // floats as floats, strings as strings, bools as bools.
-func appendLabel(b []byte, v any) []byte {
+func AppendLabel(b []byte, v any) []byte {
 	switch v := v.(type) {
 	case int64:
 		return strconv.AppendInt(b, v, 10)
@@ -66,9 +66,9 @@ func appendLabel(b []byte, v any) []byte {
 	case uint64:
 		return strconv.AppendUint(b, v, 10)
 	case float64:
-		return appendFloat(b, v)
+		return AppendFloat(b, v)
 	case float32:
-		return appendFloat(b, float64(v))
+		return AppendFloat(b, float64(v))
 	case string:
 		return appendString(b, v)
 	case bool:
@@ -104,7 +104,7 @@ func appendLabels(b []byte, labels []any) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendLabel(b, l)
+		b = AppendLabel(b, l)
 	}
 	return append(b, ']')
 }
@@ -116,7 +116,7 @@ func appendFloats(b []byte, fs []float64) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendFloat(b, f)
+		b = AppendFloat(b, f)
 	}
 	return append(b, ']')
 }

@@ -209,7 +209,7 @@ func (s *Server) infer(st *state, body []byte) (*v2Response, error) {
 				if i+j > 0 {
 					data = append(data, ',')
 				}
-				data = appendFloat(data, v)
+				data = AppendFloat(data, v)
 			}
 		}
 		data = append(data, ']')
