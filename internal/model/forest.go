@@ -20,7 +20,7 @@ func subTrees(b *builder, a attrs, nFeatures, width int, classifier bool) ([]*tr
 	trees := make([]*tree, len(items))
 	allowNaN := true
 	for i, item := range items {
-		est, err := b.build(item, 1)
+		est, err := b.build(item)
 		if err != nil {
 			return nil, false, fmt.Errorf("estimators_[%d]: %w", i, err)
 		}

@@ -146,7 +146,7 @@ func gbStages(b *builder, a attrs, nFeatures, k int) ([][]*tree, error) {
 	for i := range stages {
 		stages[i] = make([]*tree, k)
 		for j := 0; j < k; j++ {
-			est, err := b.build(arr.Objects[i*k+j], 1)
+			est, err := b.build(arr.Objects[i*k+j])
 			if err != nil {
 				return nil, fmt.Errorf("estimators_[%d, %d]: %w", i, j, err)
 			}

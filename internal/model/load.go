@@ -34,7 +34,7 @@ func Read(name string, data []byte) (m Model, err error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	b := &builder{}
-	est, err := b.build(v, 0)
+	est, err := b.build(v)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -117,19 +117,30 @@ func allowed(module, name string) bool {
 }
 
 // builder builds estimators from decoded objects.
-type builder struct{}
+type builder struct {
+	depth int // estimators being built, outermost first
+	// built caches estimators by object: a pickle's memo lets one object be
+	// referenced many times (cheaply in bytes), so each is built once.
+	built map[*unpickle.Object]estimator
+}
 
 // maxDepth bounds estimators nested in estimators (pipelines of pipelines).
 const maxDepth = 16
 
-// build turns a decoded value into an estimator.
-func (b *builder) build(v any, depth int) (estimator, error) {
-	if depth > maxDepth {
+// build turns a decoded value into an estimator. A pickle's memo can make
+// an estimator contain itself, so nesting is bounded.
+func (b *builder) build(v any) (estimator, error) {
+	if b.depth >= maxDepth {
 		return nil, fmt.Errorf("estimators nest more than %d deep", maxDepth)
 	}
+	b.depth++
+	defer func() { b.depth-- }()
 	o, ok := v.(*unpickle.Object)
 	if !ok {
 		return nil, fmt.Errorf("file holds %s, not a scikit-learn estimator", unpickle.Describe(v))
+	}
+	if est, ok := b.built[o]; ok {
+		return est, nil
 	}
 	f, ok := classes[o.Class.Name]
 	if !ok {
@@ -143,6 +154,10 @@ func (b *builder) build(v any, depth int) (estimator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s.%w", o.Class.Name, err)
 	}
+	if b.built == nil {
+		b.built = map[*unpickle.Object]estimator{}
+	}
+	b.built[o] = est
 	return est, nil
 }
 

@@ -37,7 +37,7 @@ func buildPipeline(b *builder, o *unpickle.Object, a attrs) (estimator, error) {
 			}
 			continue
 		}
-		est, err := b.build(pair[1], 1)
+		est, err := b.build(pair[1])
 		if err != nil {
 			return nil, fmt.Errorf("steps[%d]: %w", i, err)
 		}

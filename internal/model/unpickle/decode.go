@@ -102,7 +102,8 @@ func Decode(data []byte, allow Allow) (v any, err error) {
 			v, err = nil, fmt.Errorf("malformed pickle (decoder panicked: %v)\n%s", r, firstFrames(debug.Stack()))
 		}
 	}()
-	d := &decoder{allow: allow, g: newGuard(data)}
+	d := &decoder{allow: allow}
+	d.g = newGuard(data, d.checkGlobal)
 	v, err = d.load()
 	if err != nil {
 		return nil, err
@@ -182,8 +183,8 @@ func (d *decoder) findClass(module, name string) (any, error) {
 		if name == "encode" {
 			return &function{module, name, codecsEncode}, nil
 		}
-	case "copyreg":
-		// Python 2 spelling copy_reg is resolved by gopickle itself.
+	case "copyreg", "copy_reg":
+		// gopickle resolves the Python 2 spelling copy_reg itself.
 		if name == "_reconstructor" {
 			return &types.Reconstructor{}, nil
 		}
@@ -219,10 +220,18 @@ func (d *decoder) findClass(module, name string) (any, error) {
 	return nil, &RefusedError{module, name}
 }
 
-// checkResult refuses values gopickle built on its own: it resolves three
+// checkGlobal is the guard's allowlist check, made from the literal names
+// before gopickle sees the opcode.
+func (d *decoder) checkGlobal(module, name string) error {
+	_, err := d.findClass(module, name)
+	return err
+}
+
+// checkResult is a second line behind the guard: gopickle resolves three
 // Python 2 names (collections.OrderedDict, __builtin__.object,
-// copy_reg._reconstructor) without asking findClass. The latter two only
-// construct allowed classes; an OrderedDict is inert but no model holds one.
+// copy_reg._reconstructor) without asking findClass. The guard refuses
+// OrderedDict from its literal name before gopickle runs; should anything
+// slip through, the values gopickle makes for these names are refused here.
 func checkResult(v any) error {
 	seen := map[any]bool{}
 	stack := []any{v}

@@ -4,38 +4,70 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"strconv"
 )
 
 // maxMarkDepth bounds how many MARKs may be open at once. gopickle allocates
 // a fresh stack per MARK, so an unbounded run of MARK bytes would cost far
 // more memory than the input. Real pickles nest a handful deep.
-const maxMarkDepth = 10000
+const maxMarkDepth = 1000
 
-// guard is the reader gopickle decodes from. gopickle allocates every counted
-// argument (BINBYTES8, FRAME, ...) at the length the file states before
-// reading it, and panics on a few malformed arguments, so the guard checks
-// each opcode's argument against the bytes actually present before gopickle
-// sees the opcode. It walks the opcode stream in step with gopickle: bytes up
-// to checked have been validated as whole opcodes (a FRAME is validated with
-// its whole contents, since gopickle reads a frame in one go).
+// guard is the reader gopickle decodes from. It validates every opcode
+// before gopickle reads it, so that gopickle only ever runs well-formed
+// input:
+//
+//   - every counted argument (BINBYTES8, FRAME, ...) must fit in the bytes
+//     actually present: gopickle allocates the stated length before reading;
+//   - a shadow of the pickle machine's stack (item kinds, known strings, the
+//     memo, marks) is kept, so that stack underflows, odd DICT/SETITEMS item
+//     counts and unhashable set items (where gopickle would index out of
+//     range or panic hashing) are errors here;
+//   - every global (GLOBAL, INST, STACK_GLOBAL) is checked against the
+//     allowlist from the literal names, before gopickle resolves it, and
+//     STACK_GLOBAL must take its names from string literals.
+//
+// It walks the opcode stream in step with gopickle: bytes up to checked have
+// been validated as whole opcodes (a FRAME with its whole contents, since
+// gopickle reads a frame in one go). The shadow sees opcodes in the order
+// gopickle executes them.
 type guard struct {
-	data      []byte
-	pos       int // next byte gopickle will read
-	checked   int // bytes before this offset belong to validated opcodes
-	markDepth int
+	data    []byte
+	pos     int // next byte gopickle will read
+	checked int // bytes before this offset belong to validated opcodes
+	err     error
+
+	// checkGlobal is the allowlist.
+	checkGlobal func(module, name string) error
+
+	stack []slot
+	marks [][]slot
+	memo  map[int]slot
 }
 
-func newGuard(data []byte) *guard { return &guard{data: data} }
+// slot is the shadow of one stack item: what kind of value gopickle holds.
+type slot struct {
+	kind slotKind
+	s    string // the value of a string literal
+}
+
+type slotKind uint8
+
+const (
+	kindOther slotKind = iota
+	kindString
+	kindBytes // a Go []byte: unhashable
+)
+
+func newGuard(data []byte, check func(module, name string) error) *guard {
+	return &guard{data: data, checkGlobal: check, memo: map[int]slot{}}
+}
 
 // Read implements io.Reader for gopickle.
 func (g *guard) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if g.pos >= len(g.data) {
-		return 0, io.EOF
-	}
-	if err := g.need(1); err != nil {
+	if err := g.need(); err != nil {
 		return 0, err
 	}
 	n := copy(p, g.data[g.pos:g.checked])
@@ -45,10 +77,7 @@ func (g *guard) Read(p []byte) (int, error) {
 
 // ReadByte implements io.ByteReader for gopickle.
 func (g *guard) ReadByte() (byte, error) {
-	if g.pos >= len(g.data) {
-		return 0, io.EOF
-	}
-	if err := g.need(1); err != nil {
+	if err := g.need(); err != nil {
 		return 0, err
 	}
 	b := g.data[g.pos]
@@ -63,7 +92,7 @@ func (g *guard) raw(n int) ([]byte, error) {
 		return nil, fmt.Errorf("array data at byte %d lies inside a pickle frame", g.pos)
 	}
 	if n < 0 || n > len(g.data)-g.pos {
-		return nil, fmt.Errorf("array data needs %d bytes at byte %d, %d left: %w", n, g.pos, len(g.data)-g.pos, io.ErrUnexpectedEOF)
+		return nil, fmt.Errorf("truncated: array data needs %d bytes at byte %d, %d left", n, g.pos, len(g.data)-g.pos)
 	}
 	b := g.data[g.pos : g.pos+n]
 	g.pos += n
@@ -71,40 +100,46 @@ func (g *guard) raw(n int) ([]byte, error) {
 	return b, nil
 }
 
-// need validates opcodes until n bytes from pos are covered.
-func (g *guard) need(n int) error {
-	for g.pos+n > g.checked {
-		if g.checked >= len(g.data) {
-			return io.ErrUnexpectedEOF
-		}
-		if g.pos > g.checked {
-			return fmt.Errorf("read past validated data at byte %d", g.pos)
-		}
-		end, err := g.scan(g.checked, len(g.data), false)
-		if err != nil {
-			return err
-		}
-		g.checked = end
+// need makes sure the byte at pos has been validated. Errors are sticky:
+// gopickle retries a failed ReadByte with Read.
+func (g *guard) need() error {
+	if g.err != nil {
+		return g.err
 	}
+	if g.pos < g.checked {
+		return nil
+	}
+	if g.pos >= len(g.data) {
+		return io.EOF
+	}
+	end, err := g.scan(g.pos, len(g.data), false)
+	if err != nil {
+		g.err = err
+		return err
+	}
+	g.checked = end
 	return nil
 }
 
-// scan validates the opcode at p, whose arguments must end by limit, and
-// returns the offset after it (after the whole frame for FRAME).
+// scan validates the opcode at p, whose arguments must end by limit, applies
+// it to the shadow stack, and returns the offset after it (after the whole
+// frame for FRAME).
 func (g *guard) scan(p, limit int, inFrame bool) (int, error) {
 	op := g.data[p]
 	at := p
 	p++
 	left := limit - p
-	fixed := func(n int) (int, error) {
-		if n > left {
-			return 0, fmt.Errorf("truncated pickle: opcode 0x%02x at byte %d needs %d bytes, %d left", op, at, n, left)
-		}
-		return p + n, nil
+	fail := func(format string, args ...any) (int, error) {
+		return 0, fmt.Errorf("opcode %s at byte %d: %s", opName(op), at, fmt.Sprintf(format, args...))
 	}
-	counted := func(width int, signed bool) (int, error) {
+	truncated := func(need int) (int, error) {
+		return 0, fmt.Errorf("truncated pickle: opcode %s at byte %d needs %d bytes, %d left", opName(op), at, need, left)
+	}
+	// counted reads a length of width bytes and returns the payload.
+	counted := func(width int, signed bool) ([]byte, int, error) {
 		if width > left {
-			return 0, fmt.Errorf("truncated pickle: opcode 0x%02x at byte %d needs a %d-byte length, %d bytes left", op, at, width, left)
+			_, err := truncated(width)
+			return nil, 0, err
 		}
 		var n uint64
 		switch width {
@@ -113,85 +148,282 @@ func (g *guard) scan(p, limit int, inFrame bool) (int, error) {
 		case 4:
 			u := binary.LittleEndian.Uint32(g.data[p:])
 			if signed && int32(u) < 0 {
-				return 0, fmt.Errorf("opcode 0x%02x at byte %d has negative length %d", op, at, int32(u))
+				_, err := fail("negative length %d", int32(u))
+				return nil, 0, err
 			}
 			n = uint64(u)
 		case 8:
 			n = binary.LittleEndian.Uint64(g.data[p:])
 		}
 		if n > uint64(left-width) {
-			return 0, fmt.Errorf("truncated pickle: opcode 0x%02x at byte %d declares %d bytes, %d left", op, at, n, left-width)
+			return nil, 0, fmt.Errorf("truncated pickle: opcode %s at byte %d declares %d bytes, %d left", opName(op), at, n, left-width)
 		}
-		return p + width + int(n), nil
+		start := p + width
+		return g.data[start : start+int(n)], start + int(n), nil
 	}
-	line := func(from int) (int, error) {
+	// line reads a newline-terminated argument, without the newline.
+	line := func(from int) (string, int, error) {
 		for i := from; i < limit; i++ {
 			if g.data[i] == '\n' {
-				return i + 1, nil
+				return string(g.data[from:i]), i + 1, nil
 			}
 		}
-		return 0, fmt.Errorf("truncated pickle: opcode %q at byte %d has no end of line", op, at)
+		_, err := fail("no end of line (truncated pickle)")
+		return "", 0, err
 	}
+	fixed := func(n int) (int, error) {
+		if n > left {
+			return truncated(n)
+		}
+		return p + n, nil
+	}
+
 	switch op {
-	case '(':
-		g.markDepth++
-		if g.markDepth > maxMarkDepth {
-			return 0, fmt.Errorf("pickle nests more than %d marks at byte %d", maxMarkDepth, at)
+	case '(': // MARK
+		if len(g.marks) >= maxMarkDepth {
+			return fail("more than %d marks open", maxMarkDepth)
 		}
+		g.marks = append(g.marks, g.stack)
+		g.stack = nil
 		return p, nil
-	case 't', 'l', 'd', 'e', 'u', '1', 'o', 0x90, 0x91:
-		if g.markDepth > 0 {
-			g.markDepth--
+	case '.': // STOP
+		return p, g.pop(op, at, 1)
+	case '0': // POP: gopickle pops the mark when the stack is empty
+		if len(g.stack) == 0 {
+			_, err := g.popMark(op, at)
+			return p, err
 		}
+		return p, g.pop(op, at, 1)
+	case '1': // POP_MARK
+		_, err := g.popMark(op, at)
+		return p, err
+	case '2': // DUP
+		if len(g.stack) == 0 {
+			return fail("stack is empty")
+		}
+		g.push(g.stack[len(g.stack)-1])
 		return p, nil
-	case '.', '0', '2', 'N', 'R', 'a', 'b', '}', ']', 's', ')', 'Q',
-		0x81, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8f, 0x92, 0x93, 0x94, 0x97, 0x98:
+	case 'N', 0x88, 0x89, '}', ']', ')', 0x8f: // None, True, False, empty containers
+		g.push(slot{})
 		return p, nil
-	case 'K', 'h', 'q', 0x80, 0x82:
-		return fixed(1)
-	case 'M', 0x83:
-		return fixed(2)
-	case 'J', 'j', 'r', 0x84:
-		return fixed(4)
+	case 'K':
+		return g.pushed(fixed(1))
+	case 'M':
+		return g.pushed(fixed(2))
+	case 'J':
+		return g.pushed(fixed(4))
 	case 'G':
-		return fixed(8)
+		return g.pushed(fixed(8))
+	case 'I', 'L', 'F':
+		_, end, err := line(p)
+		return g.pushed(end, err)
 	case 0x8a, 0x8b: // LONG1, LONG4
 		width := 1
 		if op == 0x8b {
 			width = 4
 		}
-		end, err := counted(width, true)
-		if err == nil && end == p+width {
-			// gopickle indexes the last byte of the number without checking.
-			return 0, fmt.Errorf("opcode 0x%02x at byte %d encodes an integer in zero bytes", op, at)
-		}
-		return end, err
-	case 'U', 'C', 0x8c:
-		return counted(1, false)
-	case 'T':
-		return counted(4, true)
-	case 'B', 'X':
-		return counted(4, false)
-	case 0x8d, 0x8e, 0x96:
-		return counted(8, false)
-	case 'I', 'L', 'F', 'S', 'V', 'g', 'p', 'P':
-		return line(p)
-	case 'c', 'i':
-		end, err := line(p)
+		b, end, err := counted(width, true)
 		if err != nil {
 			return 0, err
 		}
-		if op == 'i' {
-			if g.markDepth > 0 {
-				g.markDepth--
+		if len(b) == 0 {
+			// gopickle indexes the last byte of the number unchecked.
+			return fail("integer encoded in zero bytes")
+		}
+		g.push(slot{})
+		return end, nil
+	case 'U', 0x8c: // SHORT_BINSTRING, SHORT_BINUNICODE
+		return g.pushString(counted(1, false))
+	case 'T': // BINSTRING
+		return g.pushString(counted(4, true))
+	case 'X': // BINUNICODE
+		return g.pushString(counted(4, false))
+	case 0x8d: // BINUNICODE8
+		return g.pushString(counted(8, false))
+	case 'S': // STRING: quoted
+		s, end, err := line(p)
+		if err != nil {
+			return 0, err
+		}
+		if len(s) < 2 || s[0] != s[len(s)-1] || (s[0] != '\'' && s[0] != '"') {
+			return fail("argument is not quoted")
+		}
+		g.push(slot{kind: kindString, s: s[1 : len(s)-1]})
+		return end, nil
+	case 'V': // UNICODE
+		s, end, err := line(p)
+		if err != nil {
+			return 0, err
+		}
+		g.push(slot{kind: kindString, s: s})
+		return end, nil
+	case 'C': // SHORT_BINBYTES
+		_, end, err := counted(1, false)
+		return g.pushedBytes(end, err)
+	case 'B': // BINBYTES
+		_, end, err := counted(4, false)
+		return g.pushedBytes(end, err)
+	case 0x8e: // BINBYTES8
+		_, end, err := counted(8, false)
+		return g.pushedBytes(end, err)
+	case 0x96: // BYTEARRAY8: a *types.ByteArray, hashable
+		_, end, err := counted(8, false)
+		return g.pushed(end, err)
+	case 'P': // PERSID: refused by the decoder's hook
+		_, end, err := line(p)
+		return g.pushed(end, err)
+	case 'Q', 0x97: // BINPERSID (pops its id), NEXT_BUFFER: refused by hooks
+		if op == 'Q' {
+			if err := g.pop(op, at, 1); err != nil {
+				return 0, err
 			}
 		}
-		return line(end)
+		g.push(slot{})
+		return p, nil
+	case 0x98: // READONLY_BUFFER: a no-op for gopickle without MakeReadOnly
+		return p, nil
+	case 0x82, 0x83, 0x84: // EXT1/2/4: refused by the decoder's hook
+		end, err := fixed(map[byte]int{0x82: 1, 0x83: 2, 0x84: 4}[op])
+		return g.pushed(end, err)
+	case 'R', 0x81: // REDUCE, NEWOBJ
+		return g.replace(op, at, 2, p)
+	case 0x92: // NEWOBJ_EX
+		return g.replace(op, at, 3, p)
+	case 0x85, 0x86, 0x87: // TUPLE1/2/3
+		return g.replace(op, at, int(op-0x84), p)
+	case 'a': // APPEND: value popped, list stays
+		return p, g.popKeep(op, at, 1)
+	case 'b': // BUILD: state popped, object stays
+		return p, g.popKeep(op, at, 1)
+	case 's': // SETITEM: key and value popped, dict stays
+		return p, g.popKeep(op, at, 2)
+	case 't', 'l', 0x91: // TUPLE, LIST, FROZENSET
+		items, err := g.popMark(op, at)
+		if err != nil {
+			return 0, err
+		}
+		if op == 0x91 {
+			if err := hashable(items); err != nil {
+				return fail("%v", err)
+			}
+		}
+		g.push(slot{})
+		return p, nil
+	case 'd': // DICT
+		items, err := g.popMark(op, at)
+		if err != nil {
+			return 0, err
+		}
+		if len(items)%2 != 0 {
+			return fail("%d items do not make key/value pairs", len(items))
+		}
+		g.push(slot{})
+		return p, nil
+	case 'e', 'u', 0x90: // APPENDS, SETITEMS, ADDITEMS: container stays
+		items, err := g.popMark(op, at)
+		if err != nil {
+			return 0, err
+		}
+		if op == 'u' && len(items)%2 != 0 {
+			return fail("%d items do not make key/value pairs", len(items))
+		}
+		if op == 0x90 {
+			if err := hashable(items); err != nil {
+				return fail("%v", err)
+			}
+		}
+		if len(g.stack) == 0 {
+			return fail("no container below the mark")
+		}
+		return p, nil
+	case 'o': // OBJ: class and arguments since the mark
+		items, err := g.popMark(op, at)
+		if err != nil {
+			return 0, err
+		}
+		if len(items) == 0 {
+			return fail("no class")
+		}
+		g.push(slot{})
+		return p, nil
+	case 'c', 'i': // GLOBAL, INST
+		module, end, err := line(p)
+		if err != nil {
+			return 0, err
+		}
+		name, end, err := line(end)
+		if err != nil {
+			return 0, err
+		}
+		if err := g.checkGlobal(module, name); err != nil {
+			return 0, err
+		}
+		if op == 'i' {
+			if _, err := g.popMark(op, at); err != nil {
+				return 0, err
+			}
+		}
+		g.push(slot{})
+		return end, nil
+	case 0x93: // STACK_GLOBAL
+		if len(g.stack) < 2 {
+			return fail("needs module and name on the stack")
+		}
+		m, n := g.stack[len(g.stack)-2], g.stack[len(g.stack)-1]
+		if m.kind != kindString || n.kind != kindString {
+			return fail("module and name are not string literals")
+		}
+		if err := g.checkGlobal(m.s, n.s); err != nil {
+			return 0, err
+		}
+		return g.replace(op, at, 2, p)
+	case 'g': // GET
+		s, end, err := line(p)
+		if err != nil {
+			return 0, err
+		}
+		i, err := strconv.Atoi(s)
+		if err != nil {
+			return fail("bad memo index %q", s)
+		}
+		g.push(g.memo[i])
+		return end, nil
+	case 'h', 'j': // BINGET, LONG_BINGET
+		end, err := fixed(map[byte]int{'h': 1, 'j': 4}[op])
+		if err != nil {
+			return 0, err
+		}
+		g.push(g.memo[g.index(op, p)])
+		return end, nil
+	case 'p': // PUT
+		s, end, err := line(p)
+		if err != nil {
+			return 0, err
+		}
+		i, err := strconv.Atoi(s)
+		if err != nil || i < 0 {
+			return fail("bad memo index %q", s)
+		}
+		return end, g.put(op, at, i)
+	case 'q', 'r': // BINPUT, LONG_BINPUT
+		end, err := fixed(map[byte]int{'q': 1, 'r': 4}[op])
+		if err != nil {
+			return 0, err
+		}
+		return end, g.put(op, at, g.index(op, p))
+	case 0x94: // MEMOIZE: gopickle stores at len(memo)
+		return p, g.put(op, at, len(g.memo))
+	case 0x80: // PROTO
+		end, err := fixed(1)
+		if err == nil && g.data[p] > 5 {
+			return fail("protocol %d is newer than 5", g.data[p])
+		}
+		return end, err
 	case 0x95: // FRAME
 		if inFrame {
-			return 0, fmt.Errorf("pickle frame at byte %d starts inside another frame", at)
+			return fail("frame starts inside another frame")
 		}
-		end, err := counted(8, false)
+		_, end, err := counted(8, false)
 		if err != nil {
 			return 0, err
 		}
@@ -203,4 +435,102 @@ func (g *guard) scan(p, limit int, inFrame bool) (int, error) {
 		return end, nil
 	}
 	return 0, fmt.Errorf("unknown pickle opcode 0x%02x at byte %d", op, at)
+}
+
+// index decodes a BINGET/BINPUT (1 byte) or LONG_ variant (4 bytes) index.
+func (g *guard) index(op byte, p int) int {
+	if op == 'h' || op == 'q' {
+		return int(g.data[p])
+	}
+	return int(binary.LittleEndian.Uint32(g.data[p:]))
+}
+
+func (g *guard) push(s slot) { g.stack = append(g.stack, s) }
+
+// pushed pushes an opaque item after a successful argument read.
+func (g *guard) pushed(end int, err error) (int, error) {
+	if err != nil {
+		return 0, err
+	}
+	g.push(slot{})
+	return end, nil
+}
+
+func (g *guard) pushedBytes(end int, err error) (int, error) {
+	if err != nil {
+		return 0, err
+	}
+	g.push(slot{kind: kindBytes})
+	return end, nil
+}
+
+func (g *guard) pushString(b []byte, end int, err error) (int, error) {
+	if err != nil {
+		return 0, err
+	}
+	g.push(slot{kind: kindString, s: string(b)})
+	return end, nil
+}
+
+func (g *guard) pop(op byte, at, n int) error {
+	if len(g.stack) < n {
+		return fmt.Errorf("opcode %s at byte %d: needs %d stack items, has %d", opName(op), at, n, len(g.stack))
+	}
+	g.stack = g.stack[:len(g.stack)-n]
+	return nil
+}
+
+// popKeep pops n items above an item that must stay.
+func (g *guard) popKeep(op byte, at, n int) error {
+	if len(g.stack) < n+1 {
+		return fmt.Errorf("opcode %s at byte %d: needs %d stack items, has %d", opName(op), at, n+1, len(g.stack))
+	}
+	g.stack = g.stack[:len(g.stack)-n]
+	return nil
+}
+
+// replace pops n items and pushes one opaque result.
+func (g *guard) replace(op byte, at, n, end int) (int, error) {
+	if err := g.pop(op, at, n); err != nil {
+		return 0, err
+	}
+	g.push(slot{})
+	return end, nil
+}
+
+func (g *guard) popMark(op byte, at int) ([]slot, error) {
+	if len(g.marks) == 0 {
+		return nil, fmt.Errorf("opcode %s at byte %d: no MARK to pop to", opName(op), at)
+	}
+	items := g.stack
+	g.stack = g.marks[len(g.marks)-1]
+	g.marks = g.marks[:len(g.marks)-1]
+	return items, nil
+}
+
+func (g *guard) put(op byte, at, i int) error {
+	if len(g.stack) == 0 {
+		return fmt.Errorf("opcode %s at byte %d: stack is empty", opName(op), at)
+	}
+	g.memo[i] = g.stack[len(g.stack)-1]
+	return nil
+}
+
+// hashable refuses bytes as set members: gopickle keys a Go map with them,
+// which panics for a []byte.
+func hashable(items []slot) error {
+	for _, s := range items {
+		if s.kind == kindBytes {
+			return fmt.Errorf("bytes as a set member")
+		}
+	}
+	return nil
+}
+
+// opName renders an opcode for messages.
+func opName(op byte) string {
+	if op >= 0x20 && op < 0x7f {
+		return strconv.QuoteRune(rune(op))
+	}
+	return fmt.Sprintf("0x%02x", op)
 }

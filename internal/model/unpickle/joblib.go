@@ -38,6 +38,11 @@ func decompress(data []byte) ([]byte, error) {
 		r = bzip2.NewReader(bytes.NewReader(data))
 	case bytes.HasPrefix(data, []byte{0xfd, '7', 'z', 'X', 'Z'}):
 		kind = "xz"
+		// ulikunitz/xz accepts a stream cut off right after a block; a
+		// complete stream ends with the footer magic (then zero padding).
+		if !bytes.HasSuffix(bytes.TrimRight(data, "\x00"), []byte("YZ")) {
+			return nil, errors.New("joblib xz stream: truncated (no stream footer)")
+		}
 		r, err = xz.NewReader(bytes.NewReader(data))
 	case bytes.HasPrefix(data, []byte{0x5d, 0x00}):
 		kind = "lzma"
@@ -138,7 +143,9 @@ func (a *Array) readNested(d *decoder, shape []int) error {
 	if d.g.pos != d.g.checked {
 		return fmt.Errorf("joblib object array at byte %d lies inside a pickle frame", d.g.pos)
 	}
-	sub := &decoder{allow: d.allow, g: &guard{data: d.g.data, pos: d.g.pos, checked: d.g.pos}, depth: d.depth + 1}
+	sub := &decoder{allow: d.allow, depth: d.depth + 1}
+	sub.g = newGuard(d.g.data, sub.checkGlobal)
+	sub.g.pos, sub.g.checked = d.g.pos, d.g.pos
 	v, err := sub.load()
 	if err != nil {
 		return fmt.Errorf("joblib object array: %w", err)
