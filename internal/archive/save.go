@@ -129,7 +129,9 @@ func copyBlob(ctx context.Context, s *image.Store, tw *tar.Writer, d v1.Descript
 	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: blobPath(d.Digest), Mode: 0o644, Size: d.Size, ModTime: epoch, Format: tar.FormatPAX}); err != nil {
 		return err
 	}
-	if _, err := io.Copy(tw, &contextReader{ctx: ctx, r: rc}); err != nil {
+	// Large reads: the verifying reader hashes each chunk, and small
+	// chunks cost a system call each.
+	if _, err := io.CopyBuffer(struct{ io.Writer }{tw}, &contextReader{ctx: ctx, r: rc}, make([]byte, 1<<20)); err != nil {
 		return fmt.Errorf("save %s: %w", d.Digest, err)
 	}
 	return nil

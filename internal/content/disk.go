@@ -121,17 +121,104 @@ func (s *Disk) Walk(ctx context.Context, fn func(Info) error) error {
 	return nil
 }
 
+// diskWriter hashes in the caller's goroutine while a second goroutine
+// writes full buffers to the file, so hashing and disk I/O overlap.
 type diskWriter struct {
 	s    *Disk
 	f    *os.File
 	d    digester
 	done bool
+
+	buf     []byte        // the buffer being filled
+	full    chan []byte   // buffers for the flusher to write
+	free    chan []byte   // buffers the flusher has written
+	flushed chan struct{} // closed when the flusher has stopped
+	err     error         // the flusher's first error, read after flushed
 }
 
+const writeBuffer = 4 << 20
+
 func (w *diskWriter) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
-	w.d.add(p[:n])
-	return n, err
+	if w.done {
+		return 0, errors.New("write to a closed blob")
+	}
+	w.d.add(p)
+	n := len(p)
+	for len(p) > 0 {
+		if w.buf == nil {
+			w.buf = w.getBuffer()
+		}
+		k := copy(w.buf[len(w.buf):cap(w.buf)], p)
+		w.buf = w.buf[:len(w.buf)+k]
+		p = p[k:]
+		if len(w.buf) == cap(w.buf) {
+			if err := w.send(); err != nil {
+				return n - len(p), err
+			}
+		}
+	}
+	return n, nil
+}
+
+func (w *diskWriter) getBuffer() []byte {
+	if w.free != nil {
+		select {
+		case b := <-w.free:
+			return b[:0]
+		default:
+		}
+	}
+	return make([]byte, 0, writeBuffer)
+}
+
+// send hands the current buffer to the flusher, starting it on first use.
+func (w *diskWriter) send() error {
+	if w.full == nil {
+		w.full = make(chan []byte, 2)
+		w.free = make(chan []byte, 3)
+		w.flushed = make(chan struct{})
+		go w.flush()
+	}
+	select {
+	case <-w.flushed:
+		return w.err
+	case w.full <- w.buf:
+	}
+	w.buf = nil
+	return nil
+}
+
+func (w *diskWriter) flush() {
+	defer close(w.flushed)
+	for b := range w.full {
+		if _, err := w.f.Write(b); err != nil {
+			w.err = err
+			return
+		}
+		select {
+		case w.free <- b:
+		default:
+		}
+	}
+}
+
+// finish writes what is buffered and stops the flusher.
+func (w *diskWriter) finish() error {
+	if w.full != nil {
+		close(w.full)
+		<-w.flushed
+		w.full = nil
+		if w.err != nil {
+			return w.err
+		}
+	}
+	if len(w.buf) > 0 {
+		if _, err := w.f.Write(w.buf); err != nil {
+			return err
+		}
+	}
+	w.buf = nil
+	return nil
 }
 
 func (w *diskWriter) Digest() v1.Hash { return w.d.digest() }
@@ -148,16 +235,19 @@ func (w *diskWriter) Commit(ctx context.Context, expected v1.Hash) (Info, error)
 		w.Close()
 		return Info{}, &MismatchError{Expected: expected, Got: got}
 	}
+	if err := w.finish(); err != nil {
+		w.Close()
+		return Info{}, fmt.Errorf("commit blob %s: %w", got, err)
+	}
 	if err := w.f.Sync(); err != nil {
 		w.Close()
 		return Info{}, fmt.Errorf("commit blob %s: %w", got, err)
 	}
+	w.done = true
 	if err := w.f.Close(); err != nil {
 		os.Remove(w.f.Name())
-		w.done = true
 		return Info{}, fmt.Errorf("commit blob %s: %w", got, err)
 	}
-	w.done = true
 	dst := w.s.Path(got)
 	if err := os.Rename(w.f.Name(), dst); err != nil {
 		os.Remove(w.f.Name())
@@ -174,6 +264,10 @@ func (w *diskWriter) Close() error {
 		return nil
 	}
 	w.done = true
+	if w.full != nil {
+		close(w.full)
+		<-w.flushed
+	}
 	w.f.Close()
 	return os.Remove(w.f.Name())
 }
