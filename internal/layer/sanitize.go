@@ -72,6 +72,7 @@ func Sanitize(r io.Reader, w io.Writer) (Stats, error) {
 	tw := tar.NewWriter(w)
 	symlinks := map[string]bool{}
 	seen := map[string]bool{}
+	buf := make([]byte, 1<<20)
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -125,7 +126,7 @@ func Sanitize(r io.Reader, w io.Writer) (Stats, error) {
 		if err := tw.WriteHeader(hdr); err != nil {
 			return st, &EntryError{hdr.Name, err}
 		}
-		n, err := io.Copy(tw, tr)
+		n, err := io.CopyBuffer(tw, tr, buf)
 		st.Bytes += n
 		if err != nil {
 			return st, readError(err)
