@@ -1,6 +1,9 @@
 package unpickle
 
 import (
+	"encoding/binary"
+	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,5 +35,80 @@ func TestDecodeFixtures(t *testing.T) {
 		if _, err := o.Attrs(); err != nil {
 			t.Errorf("%s: %v", filepath.Base(f), err)
 		}
+	}
+}
+
+func TestGuardRefusesMalformedStacks(t *testing.T) {
+	cases := map[string]string{
+		"\x80\x02(K\x01d.":              "key/value pairs",     // DICT with a key and no value
+		"\x80\x02}(K\x01K\x02K\x03u.":   "key/value pairs",     // SETITEMS, odd
+		"\x80\x04(C\x01a\x91.":          "bytes as a set",      // FROZENSET of bytes
+		"\x80\x04\x8f(C\x01a\x90.":      "bytes as a set",      // ADDITEMS of bytes
+		"\x80\x02\x8a\x00.":             "zero bytes",          // LONG1 0
+		"\x80\x04\x8c\x02osh\x05\x93.":  "not string literals", // STACK_GLOBAL name from nowhere
+		"\x80\x02R.":                    "needs 2 stack items", // REDUCE on an empty stack
+		"\x80\x02t.":                    "no MARK",             // TUPLE without MARK
+		"\x80\x06.":                     "protocol 6",
+		"\x80\x02\xff":                  "unknown pickle opcode 0xff",
+		"\x80\x02X\xff\xff\xff\x00abc.": "declares 16777215 bytes",
+	}
+	for data, want := range cases {
+		_, err := Decode([]byte(data), allowSklearn)
+		if want == "" {
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want it to mention %q", data, err, want)
+		}
+		if err != nil && strings.Contains(err.Error(), "panicked") {
+			t.Errorf("%q: %v", data, err)
+		}
+	}
+}
+
+func TestGuardRefusesGlobalsBeforeGopickle(t *testing.T) {
+	// gopickle would resolve these itself without asking FindClass.
+	for data, global := range map[string]string{
+		"\x80\x02ccollections\nOrderedDict\n)R.":                                "collections.OrderedDict",
+		"\x80\x04\x8c\x0bcollections\x8c\x0bOrderedDict\x93.":                   "collections.OrderedDict",
+		"\x80\x04\x8c\x0bcollections\x94\x8c\x0bOrderedDict\x94h\x00h\x01\x93.": "collections.OrderedDict",
+	} {
+		_, err := Decode([]byte(data), allowSklearn)
+		var refused *RefusedError
+		if !errors.As(err, &refused) || refused.Module+"."+refused.Name != global {
+			t.Errorf("%q: error %v, want refusal of %s", data, err, global)
+		}
+	}
+}
+
+func TestNumpyLayouts(t *testing.T) {
+	// A 2x3 float64 array in Fortran order, big-endian.
+	d := &Dtype{Kind: 'f', ItemSize: 8, BigEndian: true}
+	col := []float64{1, 4, 2, 5, 3, 6} // columns of [[1 2 3] [4 5 6]]
+	data := make([]byte, 48)
+	for i, v := range col {
+		binary.BigEndian.PutUint64(data[8*i:], math.Float64bits(v))
+	}
+	a := &Array{Dtype: d, Shape: []int{2, 3}}
+	if err := a.setData(data, true); err != nil {
+		t.Fatal(err)
+	}
+	got, err := a.Float64s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []float64{1, 2, 3, 4, 5, 6} {
+		if got[i] != want {
+			t.Fatalf("Float64s() = %v", got)
+		}
+	}
+	if err := (&Array{Dtype: d, Shape: []int{1 << 62, 4}}).setData(data, false); err == nil {
+		t.Fatal("shape larger than data accepted")
+	}
+	// '<U3' holding "ab".
+	u := &Array{Dtype: &Dtype{Kind: 'U', ItemSize: 12}, Shape: []int{1}, Data: []byte{'a', 0, 0, 0, 'b', 0, 0, 0, 0, 0, 0, 0}}
+	vs, err := u.Values()
+	if err != nil || len(vs) != 1 || vs[0] != "ab" {
+		t.Fatalf("unicode values %v, %v", vs, err)
 	}
 }

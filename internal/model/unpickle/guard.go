@@ -59,7 +59,7 @@ const (
 )
 
 func newGuard(data []byte, check func(module, name string) error) *guard {
-	return &guard{data: data, checkGlobal: check, memo: map[int]slot{}}
+	return &guard{data: data, checkGlobal: check, memo: make(map[int]slot, min(len(data)/16, 1<<16))}
 }
 
 // Read implements io.Reader for gopickle.
@@ -283,7 +283,7 @@ func (g *guard) scan(p, limit int, inFrame bool) (int, error) {
 	case 0x98: // READONLY_BUFFER: a no-op for gopickle without MakeReadOnly
 		return p, nil
 	case 0x82, 0x83, 0x84: // EXT1/2/4: refused by the decoder's hook
-		end, err := fixed(map[byte]int{0x82: 1, 0x83: 2, 0x84: 4}[op])
+		end, err := fixed(1 << (op - 0x82))
 		return g.pushed(end, err)
 	case 'R', 0x81: // REDUCE, NEWOBJ
 		return g.replace(op, at, 2, p)
@@ -389,7 +389,7 @@ func (g *guard) scan(p, limit int, inFrame bool) (int, error) {
 		g.push(g.memo[i])
 		return end, nil
 	case 'h', 'j': // BINGET, LONG_BINGET
-		end, err := fixed(map[byte]int{'h': 1, 'j': 4}[op])
+		end, err := fixed(indexWidth(op))
 		if err != nil {
 			return 0, err
 		}
@@ -406,7 +406,7 @@ func (g *guard) scan(p, limit int, inFrame bool) (int, error) {
 		}
 		return end, g.put(op, at, i)
 	case 'q', 'r': // BINPUT, LONG_BINPUT
-		end, err := fixed(map[byte]int{'q': 1, 'r': 4}[op])
+		end, err := fixed(indexWidth(op))
 		if err != nil {
 			return 0, err
 		}
@@ -435,6 +435,14 @@ func (g *guard) scan(p, limit int, inFrame bool) (int, error) {
 		return end, nil
 	}
 	return 0, fmt.Errorf("unknown pickle opcode 0x%02x at byte %d", op, at)
+}
+
+// indexWidth is the size of a memo index argument.
+func indexWidth(op byte) int {
+	if op == 'h' || op == 'q' {
+		return 1
+	}
+	return 4
 }
 
 // index decodes a BINGET/BINPUT (1 byte) or LONG_ variant (4 bytes) index.

@@ -675,6 +675,16 @@ func (a *Array) fieldInt64s(d *Dtype, off, stride int) ([]int64, error) {
 	}
 	n := len(a.Data) / stride
 	out := make([]int64, n)
+	if d.Kind == 'i' && d.ItemSize == 8 {
+		var order binary.ByteOrder = binary.LittleEndian
+		if d.BigEndian {
+			order = binary.BigEndian
+		}
+		for i := range out {
+			out[i] = int64(order.Uint64(a.Data[i*stride+off:]))
+		}
+		return out, nil
+	}
 	for i := range out {
 		v, err := element(d, a.Data[i*stride+off:i*stride+off+d.ItemSize])
 		if err != nil {

@@ -1,0 +1,127 @@
+package model
+
+import (
+	"encoding/binary"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/nlpodyssey/gopickle/types"
+
+	"github.com/strata-ml/strata/internal/model/unpickle"
+)
+
+// node13 is one node in sklearn 1.3's layout, written below at offsets of
+// our choosing: the reader must go by the dtype's field names and offsets.
+type node13 struct {
+	left, right, feature int64
+	threshold            float64
+	missingLeft          uint8
+}
+
+// hand13Tree builds a pickled-Tree-shaped object whose node dtype lists the
+// 1.3 fields in a scrambled order, at scrambled offsets, in a 64-byte record.
+func hand13Tree(t *testing.T, nodes []node13, values []float64, width int) *unpickle.Object {
+	t.Helper()
+	f8 := &unpickle.Dtype{Kind: 'f', ItemSize: 8}
+	i8 := &unpickle.Dtype{Kind: 'i', ItemSize: 8}
+	u1 := &unpickle.Dtype{Kind: 'u', ItemSize: 1}
+	off := map[string]int{
+		"threshold": 0, "missing_go_to_left": 8, "feature": 16, "right_child": 24,
+		"left_child": 32, "impurity": 40, "n_node_samples": 48, "weighted_n_node_samples": 56,
+	}
+	dt := &unpickle.Dtype{Kind: 'V', ItemSize: 64, Fields: []unpickle.Field{
+		{Name: "left_child", Dtype: i8, Offset: off["left_child"]},
+		{Name: "right_child", Dtype: i8, Offset: off["right_child"]},
+		{Name: "feature", Dtype: i8, Offset: off["feature"]},
+		{Name: "threshold", Dtype: f8, Offset: off["threshold"]},
+		{Name: "impurity", Dtype: f8, Offset: off["impurity"]},
+		{Name: "n_node_samples", Dtype: i8, Offset: off["n_node_samples"]},
+		{Name: "weighted_n_node_samples", Dtype: f8, Offset: off["weighted_n_node_samples"]},
+		{Name: "missing_go_to_left", Dtype: u1, Offset: off["missing_go_to_left"]},
+	}}
+	data := make([]byte, 64*len(nodes))
+	le := binary.LittleEndian
+	for i, n := range nodes {
+		rec := data[64*i:]
+		le.PutUint64(rec[off["left_child"]:], uint64(n.left))
+		le.PutUint64(rec[off["right_child"]:], uint64(n.right))
+		le.PutUint64(rec[off["feature"]:], uint64(n.feature))
+		le.PutUint64(rec[off["threshold"]:], math.Float64bits(n.threshold))
+		rec[off["missing_go_to_left"]] = n.missingLeft
+	}
+	vals := make([]byte, 8*len(values))
+	for i, v := range values {
+		le.PutUint64(vals[8*i:], math.Float64bits(v))
+	}
+	state := types.NewDict()
+	state.Set("max_depth", 2)
+	state.Set("node_count", len(nodes))
+	state.Set("nodes", &unpickle.Array{Dtype: dt, Shape: []int{len(nodes)}, Data: data})
+	state.Set("values", &unpickle.Array{Dtype: f8, Shape: []int{len(nodes), 1, width}, Data: vals})
+	return &unpickle.Object{
+		Class: &unpickle.Class{Module: "sklearn.tree._tree", Name: "Tree"},
+		Args:  []any{2, &unpickle.Array{Dtype: i8, Shape: []int{1}, Data: make([]byte, 8)}, 1},
+		State: state,
+	}
+}
+
+func TestTreeSklearn13Layout(t *testing.T) {
+	// Root splits feature 0 at 0.1 (NaN goes left); node 2 splits feature 1
+	// at 2.5 (NaN goes right).
+	nodes := []node13{
+		{left: 1, right: 2, feature: 0, threshold: 0.1, missingLeft: 1},
+		{left: -1, right: -1, feature: -2, threshold: -2},
+		{left: 3, right: 4, feature: 1, threshold: 2.5, missingLeft: 0},
+		{left: -1, right: -1, feature: -2, threshold: -2},
+		{left: -1, right: -1, feature: -2, threshold: -2},
+	}
+	values := []float64{0, 0, 10, 0, 0, 20, 0, 0, 30, 0, 0, 40, 0, 0, 50}
+	tr, err := parseTree(hand13Tree(t, nodes, values, 1), 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tr.missing {
+		t.Fatal("missing_go_to_left not detected")
+	}
+	f32below := float64(math.Nextafter32(float32(0.1), 0))
+	cases := []struct {
+		x    []float64
+		leaf int
+	}{
+		{[]float64{0, 0}, 1},
+		{[]float64{math.NaN(), 0}, 1},             // NaN follows missing_go_to_left=1
+		{[]float64{1, math.NaN()}, 4},             // NaN follows missing_go_to_left=0: right
+		{[]float64{1, 2.5}, 3},                    // on the threshold: left
+		{[]float64{1, math.Nextafter(2.5, 3)}, 3}, // rounds to 2.5 in float32
+		{[]float64{1, float64(math.Nextafter32(2.5, 3))}, 4},
+		// 0.1 as float32 is 0.100000001490116..., above the float64 0.1:
+		// sklearn's float32 cast sends it right, then 0 <= 2.5: node 3.
+		{[]float64{0.1, 0}, 3},
+		{[]float64{f32below, 0}, 1},
+	}
+	for _, c := range cases {
+		x := []float32{float32(c.x[0]), float32(c.x[1])}
+		got := tr.leaf(x)
+		if got != c.leaf {
+			t.Errorf("x=%v: leaf %d, want %d", c.x, got, c.leaf)
+		}
+	}
+}
+
+func TestTreeRejectsLoops(t *testing.T) {
+	nodes := []node13{
+		{left: 1, right: 2, feature: 0, threshold: 0.5},
+		{left: 0, right: 2, feature: 0, threshold: 0.5}, // points back at the root
+		{left: -1, right: -1, feature: -2, threshold: -2},
+	}
+	_, err := parseTree(hand13Tree(t, nodes, make([]float64, 3), 1), 2, 1)
+	if err == nil || !strings.Contains(err.Error(), "not later nodes") {
+		t.Fatalf("looping tree: %v", err)
+	}
+	nodes[1] = node13{left: 2, right: 2, feature: 7, threshold: 0.5}
+	_, err = parseTree(hand13Tree(t, nodes, make([]float64, 3), 1), 2, 1)
+	if err == nil || !strings.Contains(err.Error(), "feature 7 out of range") {
+		t.Fatalf("bad feature: %v", err)
+	}
+}
