@@ -48,7 +48,7 @@ func TestSaveLoadInMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst := image.NewMemory()
-	loaded, err := Load(ctx, dst, bytes.NewReader(buf.Bytes()))
+	loaded, err := Load(ctx, dst, bytes.NewReader(buf.Bytes()), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		s := image.NewMemory()
-		loaded, err := Load(context.Background(), s, bytes.NewReader(in))
+		loaded, err := Load(context.Background(), s, bytes.NewReader(in), nil)
 		if err != nil {
 			return
 		}

@@ -36,8 +36,9 @@ type member struct {
 
 // tarIndex maps each regular file in an archive to where its bytes lie.
 type tarIndex struct {
-	f       io.ReaderAt
-	members map[string]member
+	f        io.ReaderAt
+	members  map[string]member
+	progress func(int64)
 }
 
 // indexTar reads only the headers of a seekable archive.
@@ -102,7 +103,21 @@ func (ix *tarIndex) open(name string) (*io.SectionReader, error) {
 	if !ok {
 		return nil, fmt.Errorf("the archive has no file %q", name)
 	}
-	return io.NewSectionReader(ix.f, m.offset, m.size), nil
+	return io.NewSectionReader(&countingReaderAt{ix.f, ix.progress}, m.offset, m.size), nil
+}
+
+// countingReaderAt reports the bytes read through it.
+type countingReaderAt struct {
+	r        io.ReaderAt
+	progress func(int64)
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	if c.progress != nil {
+		c.progress(int64(n))
+	}
+	return n, err
 }
 
 func (ix *tarIndex) has(name string) bool {
@@ -128,11 +143,14 @@ func (ix *tarIndex) readSmall(name string) ([]byte, error) {
 // name is checked to be present before anything is written, and every blob
 // is verified against its digest as it is stored. The caller holds the
 // store (Store.Use) and sets the names.
-func Load(ctx context.Context, s *image.Store, f io.ReadSeeker) ([]Loaded, error) {
+//
+// progress, if not nil, is told of the bytes copied as they are.
+func Load(ctx context.Context, s *image.Store, f io.ReadSeeker, progress func(int64)) ([]Loaded, error) {
 	ix, err := indexTar(f)
 	if err != nil {
 		return nil, err
 	}
+	ix.progress = progress
 	var plans []plan
 	switch {
 	case ix.has("index.json") && ix.has("oci-layout"):

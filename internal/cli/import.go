@@ -75,9 +75,7 @@ Prints the new image's ID.`,
 			if err != nil {
 				return fmt.Errorf("import %s: %w", src, err)
 			}
-			if progress.IsTerminal(o.stderr) {
-				rep.Done()
-			}
+			rep.Done()
 			m, err := s.Manifest(ctx, desc)
 			if err != nil {
 				return err

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-ml/strata/internal/archive"
+	"github.com/strata-ml/strata/internal/progress"
 	"github.com/strata-ml/strata/internal/reference"
 )
 
@@ -47,9 +48,17 @@ refused before anything is stored.`,
 				return fmt.Errorf("load: %w", err)
 			}
 			defer f.Close()
-			loaded, err := archive.Load(ctx, s, f)
+			var total int64
+			if fi, err := f.Stat(); err == nil {
+				total = fi.Size()
+			}
+			rep := progress.New(o.stderr, "Loading "+src, total)
+			loaded, err := archive.Load(ctx, s, f, rep.Add)
 			if err != nil {
 				return fmt.Errorf("load %s: %w", src, err)
+			}
+			if !quiet {
+				rep.Done()
 			}
 			for _, l := range loaded {
 				if len(l.Names) == 0 {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -48,14 +49,27 @@ by ID are saved without names.`,
 				}
 				imgs = append(imgs, n)
 			}
+			var total int64
+			for _, n := range imgs {
+				total += n.Image.Size()
+			}
+			rep := progress.New(o.stderr, "Saving "+strings.Join(args, " "), total)
+			save := func(w io.Writer) error {
+				return archive.Save(ctx, s, &progress.Writer{W: w, Reporter: rep}, imgs)
+			}
 			if output == "" {
 				bw := bufio.NewWriterSize(o.stdout, 1<<20)
-				if err := archive.Save(ctx, s, bw, imgs); err != nil {
+				if err := save(bw); err != nil {
 					return err
 				}
-				return bw.Flush()
+				if err := bw.Flush(); err != nil {
+					return err
+				}
+			} else if err := saveToFile(output, save); err != nil {
+				return err
 			}
-			return saveToFile(output, func(w io.Writer) error { return archive.Save(ctx, s, w, imgs) })
+			rep.Done()
+			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to a file, instead of STDOUT")

@@ -83,3 +83,15 @@ func (r *Reader) Read(p []byte) (int, error) {
 	r.Reporter.Add(int64(n))
 	return n, err
 }
+
+// Writer counts what passes through it into a Reporter.
+type Writer struct {
+	W        io.Writer
+	Reporter *Reporter
+}
+
+func (w *Writer) Write(p []byte) (int, error) {
+	n, err := w.W.Write(p)
+	w.Reporter.Add(int64(n))
+	return n, err
+}
