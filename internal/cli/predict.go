@@ -11,8 +11,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 
@@ -92,37 +94,15 @@ stream through.`,
 			} else {
 				src = newJSONSource(br, name, m.NumFeatures(), info.AllowsNaN)
 			}
-			w := bufio.NewWriterSize(o.stdout, 256<<10)
-			out := &predWriter{w: w, csv: format == "csv", clf: clf}
-			if err := out.header(); err != nil {
-				return err
-			}
-			for {
-				rows, rerr := src.next(chunk)
-				if len(rows) > 0 {
-					if err := out.predict(m, rows); err != nil {
-						return err
-					}
-				}
-				if errors.Is(rerr, io.EOF) {
-					break
-				}
-				if rerr != nil {
-					_ = w.Flush() // what was predicted so far is valid output
-					return rerr
-				}
-			}
-			if err := w.Flush(); err != nil {
-				return fmt.Errorf("writing the predictions: %w", err)
-			}
-			return nil
+			p := &predictor{m: m, clf: clf, csv: format == "csv"}
+			return p.run(src, bufio.NewWriterSize(o.stdout, 256<<10), chunk, runtime.GOMAXPROCS(0))
 		},
 	}
 	f := cmd.Flags()
 	f.StringVarP(&input, "input", "i", "-", `the rows to score: a CSV or JSON file, or "-" for stdin`)
 	f.StringVar(&format, "format", "", "the output format: csv or json (default: the input's)")
 	f.BoolVar(&proba, "proba", false, "write class probabilities instead of predictions")
-	f.IntVar(&chunk, "chunk-size", 4096, "how many rows to predict at a time")
+	f.IntVar(&chunk, "chunk-size", 2048, "how many rows to predict at a time")
 	return cmd
 }
 
@@ -159,19 +139,19 @@ func firstByte(br *bufio.Reader, skip int) (byte, bool) {
 
 // rowSource reads rows in chunks.
 type rowSource interface {
-	// next returns up to n more rows, in buffers that the next call reuses,
-	// and io.EOF with the last ones.
-	next(n int) ([][]float64, error)
+	// next reads up to n more rows into c, which it resets, and returns
+	// them, with io.EOF after the last ones.
+	next(c *chunk, n int) ([][]float64, error)
 }
 
-// chunk is the buffers of a chunk of rows of nf features.
+// chunk is the buffers of a chunk of rows of nf features, and of their
+// predictions written out.
 type chunk struct {
 	nf   int
 	flat []float64
 	rows [][]float64
+	out  []byte
 }
-
-func (c *chunk) reset() { c.flat = c.flat[:0] }
 
 func (c *chunk) len() int { return len(c.flat) / c.nf }
 
@@ -190,7 +170,7 @@ type csvSource struct {
 	name     string
 	allowNaN bool
 	first    bool
-	c        chunk
+	c        *chunk
 }
 
 func newCSVSource(r io.Reader, name string, nf int, allowNaN bool) *csvSource {
@@ -198,11 +178,12 @@ func newCSVSource(r io.Reader, name string, nf int, allowNaN bool) *csvSource {
 	cr.ReuseRecord = true
 	cr.FieldsPerRecord = -1 // checked against the model instead
 	cr.TrimLeadingSpace = true
-	return &csvSource{r: cr, name: name, allowNaN: allowNaN, first: true, c: chunk{nf: nf}}
+	return &csvSource{r: cr, name: name, allowNaN: allowNaN, first: true}
 }
 
-func (s *csvSource) next(n int) ([][]float64, error) {
-	s.c.reset()
+func (s *csvSource) next(c *chunk, n int) ([][]float64, error) {
+	s.c = c
+	c.flat = c.flat[:0]
 	for s.c.len() < n {
 		rec, err := s.r.Read()
 		if err == io.EOF {
@@ -285,15 +266,17 @@ type jsonSource struct {
 	inArray  bool        // streaming the elements of a top-level array
 	pending  [][]float64 // rows of a batch object not yet returned
 	value    int         // values read, for error messages
-	c        chunk
+	nf       int
+	c        *chunk
 }
 
 func newJSONSource(br *bufio.Reader, name string, nf int, allowNaN bool) *jsonSource {
-	return &jsonSource{br: br, dec: json.NewDecoder(br), name: name, allowNaN: allowNaN, c: chunk{nf: nf}}
+	return &jsonSource{br: br, dec: json.NewDecoder(br), name: name, allowNaN: allowNaN, nf: nf}
 }
 
-func (s *jsonSource) next(n int) ([][]float64, error) {
-	s.c.reset()
+func (s *jsonSource) next(c *chunk, n int) ([][]float64, error) {
+	s.c = c
+	c.flat = c.flat[:0]
 	if !s.started {
 		s.started = true
 		// A top-level array of rows or objects is streamed element by
@@ -348,7 +331,7 @@ func (s *jsonSource) next(n int) ([][]float64, error) {
 func (s *jsonSource) add(raw json.RawMessage) error {
 	switch raw[0] {
 	case '[':
-		flat, err := serve.ParseRow(raw, s.c.nf, s.allowNaN, s.c.flat)
+		flat, err := serve.ParseRow(raw, s.nf, s.allowNaN, s.c.flat)
 		if err != nil {
 			return err
 		}
@@ -363,7 +346,7 @@ func (s *jsonSource) add(raw json.RawMessage) error {
 		if !ok {
 			return errors.New(`the object has no "features"`)
 		}
-		rows, err := serve.ParseFeatures(features, s.c.nf, s.allowNaN)
+		rows, err := serve.ParseFeatures(features, s.nf, s.allowNaN)
 		if err != nil {
 			return err
 		}
@@ -378,19 +361,87 @@ func (s *jsonSource) errorf(err error) error {
 	return fmt.Errorf("reading %s: invalid JSON near byte %d: %w", s.name, s.dec.InputOffset(), err)
 }
 
-// predWriter predicts chunks of rows and writes the results.
-type predWriter struct {
-	w   *bufio.Writer
-	csv bool
+// predictor predicts chunks of rows, several at once, and writes the
+// results in order.
+type predictor struct {
+	m   model.Model
 	clf model.Classifier // for --proba
-	buf []byte
+	csv bool
 }
 
-func (p *predWriter) header() error {
+// run reads chunks of size rows from src, predicts them on up to workers
+// goroutines, and writes the results to w in the order of the rows. At most
+// workers+2 chunks are in memory at once. Rows read before an error are
+// predicted and written before run returns it.
+func (p *predictor) run(src rowSource, w *bufio.Writer, size, workers int) error {
+	if err := p.header(w); err != nil {
+		return fmt.Errorf("writing the predictions: %w", err)
+	}
+	type job struct {
+		c    *chunk
+		done chan error
+	}
+	jobs := make(chan *job, workers)
+	free := make(chan *chunk, workers+2)
+	for range workers + 2 {
+		free <- &chunk{nf: p.m.NumFeatures()}
+	}
+	var (
+		werr   error // the first prediction or write error, set by the writer
+		failed atomic.Bool
+		wdone  = make(chan struct{})
+	)
+	go func() {
+		defer close(wdone)
+		for j := range jobs {
+			err := <-j.done
+			if err == nil && werr == nil {
+				if _, err = w.Write(j.c.out); err != nil {
+					err = fmt.Errorf("writing the predictions: %w", err)
+				}
+			}
+			if err != nil && werr == nil {
+				werr = err
+				failed.Store(true)
+			}
+			free <- j.c
+		}
+	}()
+	var rerr error
+	for !failed.Load() {
+		c := <-free
+		rows, err := src.next(c, size)
+		if len(rows) > 0 {
+			j := &job{c: c, done: make(chan error, 1)}
+			jobs <- j
+			go func() { j.done <- p.predict(j.c, rows) }()
+		} else {
+			free <- c
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			rerr = err
+			break
+		}
+	}
+	close(jobs)
+	<-wdone
+	if werr != nil {
+		return werr
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("writing the predictions: %w", err)
+	}
+	return rerr
+}
+
+func (p *predictor) header(w io.Writer) error {
 	if !p.csv {
 		return nil
 	}
-	b := p.buf[:0]
+	var b []byte
 	if p.clf == nil {
 		b = append(b, "prediction\n"...)
 	} else {
@@ -402,13 +453,13 @@ func (p *predWriter) header() error {
 		}
 		b = append(b, '\n')
 	}
-	p.buf = b
-	_, err := p.w.Write(b)
+	_, err := w.Write(b)
 	return err
 }
 
-func (p *predWriter) predict(m model.Model, rows [][]float64) error {
-	b := p.buf[:0]
+// predict predicts rows and writes the results into c.out.
+func (p *predictor) predict(c *chunk, rows [][]float64) error {
+	b := c.out[:0]
 	if p.clf != nil {
 		proba, err := p.clf.PredictProba(rows)
 		if err != nil {
@@ -430,7 +481,7 @@ func (p *predWriter) predict(m model.Model, rows [][]float64) error {
 			b = append(b, '\n')
 		}
 	} else {
-		pred, err := m.Predict(rows)
+		pred, err := p.m.Predict(rows)
 		if err != nil {
 			return fmt.Errorf("predicting: %w", err)
 		}
@@ -445,10 +496,7 @@ func (p *predWriter) predict(m model.Model, rows [][]float64) error {
 			b = append(b, '\n')
 		}
 	}
-	p.buf = b
-	if _, err := p.w.Write(b); err != nil {
-		return fmt.Errorf("writing the predictions: %w", err)
-	}
+	c.out = b
 	return nil
 }
 

@@ -18,7 +18,7 @@ import (
 
 const fixtures = "../model/testdata"
 
-func loadFixture(t *testing.T, file string) model.Model {
+func loadFixture(t testing.TB, file string) model.Model {
 	t.Helper()
 	path := filepath.Join(fixtures, "models", file)
 	if _, err := os.Stat(path); err != nil {
