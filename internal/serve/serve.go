@@ -41,6 +41,19 @@ type options struct {
 	accessLog       io.Writer
 	registry        *prometheus.Registry
 	shutdownTimeout time.Duration
+	timeouts        timeouts
+}
+
+// timeouts are the HTTP server's limits on slow clients.
+type timeouts struct {
+	readHeader, read, write, idle time.Duration
+}
+
+var defaultTimeouts = timeouts{
+	readHeader: 5 * time.Second,   // a client must send its headers quickly
+	read:       60 * time.Second,  // and its body (up to the body limit) within this
+	write:      60 * time.Second,  // from the end of the headers to the end of the response
+	idle:       120 * time.Second, // keep-alive connections are closed after this
 }
 
 // WithName sets the model's name in the Open Inference Protocol
@@ -102,6 +115,7 @@ func New(m model.Model, opts ...Option) *Server {
 		version:         "dev",
 		maxBody:         DefaultMaxBody,
 		shutdownTimeout: DefaultShutdownTimeout,
+		timeouts:        defaultTimeouts,
 	}}
 	for _, opt := range opts {
 		opt(&s.o)
@@ -270,10 +284,10 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: s.o.timeouts.readHeader,
+		ReadTimeout:       s.o.timeouts.read,
+		WriteTimeout:      s.o.timeouts.write,
+		IdleTimeout:       s.o.timeouts.idle,
 		MaxHeaderBytes:    64 << 10,
 	}
 	errc := make(chan error, 1)

@@ -2,6 +2,8 @@ package serve
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -184,5 +186,84 @@ func TestMetricsPrivateRegistry(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("the metrics are not in the registry passed in")
+	}
+}
+
+// serveOn starts s on a local port and returns its address; the server
+// stops at the end of the test.
+func serveOn(t *testing.T, s *Server) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return ln.Addr().String()
+}
+
+func TestSlowClientsAreCutOff(t *testing.T) {
+	s := New(iris())
+	s.o.timeouts = timeouts{readHeader: 20 * time.Millisecond, read: 50 * time.Millisecond, write: time.Second, idle: time.Second}
+	addr := serveOn(t, s)
+	for name, partial := range map[string]string{
+		"headers": "POST /predict HTTP/1.1\r\nHost: x\r\n",
+		"body":    "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"features\": [",
+	} {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Write([]byte(partial)); err != nil {
+			t.Fatal(err)
+		}
+		// The server closes the connection (after a 408 or a 400, or
+		// nothing); without the timeouts this read would block forever.
+		_ = conn.SetReadDeadline(time.Now().Add(time.Minute))
+		b, err := io.ReadAll(conn)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("%s: the server kept a slow client's connection open", name)
+		}
+		if len(b) > 0 && strings.HasPrefix(string(b), "HTTP/1.1 200") {
+			t.Fatalf("%s: a partial request succeeded: %q", name, b)
+		}
+		conn.Close()
+	}
+}
+
+// TestConcurrentRequests serves the real model from many goroutines at
+// once (run with -race): every answer must be the right one.
+func TestConcurrentRequests(t *testing.T) {
+	s := New(loadFixture(t, "rfc_iris.p5.pkl"))
+	url := "http://" + serveOn(t, s)
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for i := range 16 {
+		wg.Go(func() {
+			for j := range 20 {
+				body, want := `{"features": [5.1, 3.5, 1.4, 0.2]}`, `{"prediction":[0]}`+"\n"
+				if (i+j)%2 == 1 {
+					body, want = `{"features": [[6.7, 3.0, 5.2, 2.3], [5.1, 3.5, 1.4, 0.2]]}`, `{"prediction":[2,0]}`+"\n"
+				}
+				r := <-post(url+"/predict", body)
+				if r.err != nil || r.code != 200 || r.body != want {
+					errs <- fmt.Sprintf("%+v, want %q", r, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
