@@ -1,0 +1,136 @@
+// Package dockerfile parses Dockerfiles with BuildKit's own parser into
+// stages of typed instructions, and refuses, with file and line, anything
+// strata cannot build, before any work starts.
+package dockerfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+)
+
+// Dockerfile is a parsed Dockerfile.
+type Dockerfile struct {
+	// Name is the file's name as errors show it ("Dockerfile").
+	Name string
+	// MetaArgs are the ARGs before the first FROM.
+	MetaArgs []instructions.ArgCommand
+	// Stages are the build stages in order.
+	Stages []Stage
+	// EscapeToken is the escape character (\ or `).
+	EscapeToken rune
+	// Warnings are the parser's warnings, with their lines.
+	Warnings []string
+}
+
+// Stage is one FROM and the instructions after it.
+type Stage struct {
+	instructions.Stage
+	// Index is the stage's position, from 0.
+	Index int
+}
+
+// Error is a problem at a line of a Dockerfile.
+type Error struct {
+	File string
+	Line int // 0 if unknown
+	Err  error
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.File, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Parse parses src, the Dockerfile called name.
+func Parse(name string, src []byte) (*Dockerfile, error) {
+	if len(bytes.TrimSpace(src)) == 0 {
+		return nil, &Error{File: name, Err: errors.New("the Dockerfile is empty")}
+	}
+	res, err := parser.Parse(bytes.NewReader(src))
+	if err != nil {
+		return nil, located(name, err)
+	}
+	df := &Dockerfile{Name: name, EscapeToken: res.EscapeToken}
+	for _, w := range res.Warnings {
+		line := 0
+		if w.Location != nil {
+			line = w.Location.Start.Line
+		}
+		df.Warnings = append(df.Warnings, fmt.Sprintf("%s:%d: %s", name, line, w.Short))
+	}
+	for _, node := range res.AST.Children {
+		inst, err := instructions.ParseInstruction(node)
+		if err != nil {
+			return nil, located(name, err)
+		}
+		switch c := inst.(type) {
+		case *instructions.Stage:
+			df.Stages = append(df.Stages, Stage{Stage: *c, Index: len(df.Stages)})
+		case *instructions.ArgCommand:
+			if len(df.Stages) == 0 {
+				df.MetaArgs = append(df.MetaArgs, *c)
+				continue
+			}
+			df.Stages[len(df.Stages)-1].AddCommand(c)
+		case instructions.Command:
+			if len(df.Stages) == 0 {
+				return nil, &Error{File: name, Line: node.StartLine, Err: fmt.Errorf("%s before the first FROM: a Dockerfile must start with FROM (ARG may come before it)", strings.ToUpper(node.Value))}
+			}
+			df.Stages[len(df.Stages)-1].AddCommand(c)
+		}
+	}
+	if len(df.Stages) == 0 {
+		return nil, &Error{File: name, Err: errors.New("no FROM instruction: nothing to build")}
+	}
+	if err := df.validate(); err != nil {
+		return nil, err
+	}
+	return df, nil
+}
+
+// located turns a BuildKit error into an *Error with the line it names.
+func located(name string, err error) error {
+	var le *parser.LocationError
+	line := 0
+	if errors.As(err, &le) && len(le.Locations) > 0 && len(le.Locations[0]) > 0 {
+		line = le.Locations[0][0].Start.Line
+	}
+	return &Error{File: name, Line: line, Err: errors.New(cleanMessage(err))}
+}
+
+// cleanMessage drops BuildKit's wrapping of a message in its location.
+func cleanMessage(err error) string {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "dockerfile parse error on line ")
+	if i := strings.Index(msg, ": "); i > 0 && strings.Trim(msg[:i], "0123456789") == "" {
+		msg = msg[i+2:]
+	}
+	return msg
+}
+
+// Line is the first line of cmd in its Dockerfile.
+func Line(cmd interface{ Location() []parser.Range }) int {
+	if loc := cmd.Location(); len(loc) > 0 {
+		return loc[0].Start.Line
+	}
+	return 0
+}
+
+// StageByName finds a stage by its AS name or its index ("0", "1").
+func (df *Dockerfile) StageByName(name string) (*Stage, bool) {
+	for i := range df.Stages {
+		if strings.EqualFold(df.Stages[i].Name, name) || fmt.Sprint(i) == name {
+			return &df.Stages[i], true
+		}
+	}
+	return nil, false
+}

@@ -1,0 +1,99 @@
+package dockerfile
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+)
+
+// validate refuses what strata does not build, naming file, line and
+// instruction, so a build never fails halfway for want of a feature.
+func (df *Dockerfile) validate() error {
+	for _, st := range df.Stages {
+		if st.Platform != "" && !strings.Contains(st.Platform, "$") && !hostPlatform(st.Platform) {
+			return df.errAt(st.Location, "FROM --platform=%s: strata builds for this machine's platform only", st.Platform)
+		}
+		for _, cmd := range st.Commands {
+			if err := df.validateCommand(cmd); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (df *Dockerfile) validateCommand(cmd instructions.Command) error {
+	loc := cmd.Location()
+	switch c := cmd.(type) {
+	case *instructions.RunCommand:
+		// Mount flags are parsed only on expansion; the build expands again
+		// with the stage's variables.
+		if err := c.Expand(func(w string) (string, error) { return w, nil }); err != nil {
+			return df.errAt(loc, "RUN: %v", err)
+		}
+		for _, m := range instructions.GetMounts(c) {
+			switch m.Type {
+			case instructions.MountTypeCache, instructions.MountTypeBind, instructions.MountTypeTmpfs:
+			default:
+				return df.errAt(loc, "RUN --mount=type=%s is not supported (supported: cache, bind, tmpfs)", m.Type)
+			}
+		}
+		switch n := instructions.GetNetwork(c); n {
+		case instructions.NetworkDefault, instructions.NetworkNone, instructions.NetworkHost:
+		default:
+			return df.errAt(loc, "RUN --network=%s is not supported (supported: default, none, host)", n)
+		}
+		if instructions.GetSecurity(c) == instructions.SecurityInsecure {
+			return df.errAt(loc, "RUN --security=insecure is not supported")
+		}
+	case *instructions.CopyCommand:
+		if c.Parents {
+			return df.errAt(loc, "COPY --parents is not supported")
+		}
+		if len(c.ExcludePatterns) > 0 {
+			return df.errAt(loc, "COPY --exclude is not supported")
+		}
+	case *instructions.AddCommand:
+		if len(c.ExcludePatterns) > 0 {
+			return df.errAt(loc, "ADD --exclude is not supported")
+		}
+		for _, src := range c.SourcePaths {
+			if isGit(src) {
+				return df.errAt(loc, "ADD of a git repository (%s) is not supported", src)
+			}
+			if isURL(src) && c.Checksum == "" {
+				return df.errAt(loc, "ADD %s: a URL needs --checksum=sha256:... so the build is reproducible", src)
+			}
+		}
+	}
+	return nil
+}
+
+func (df *Dockerfile) errAt(loc []parser.Range, format string, args ...any) error {
+	line := 0
+	if len(loc) > 0 {
+		line = loc[0].Start.Line
+	}
+	return &Error{File: df.Name, Line: line, Err: fmt.Errorf(format, args...)}
+}
+
+// hostPlatform says whether p ("linux/amd64") is this machine's.
+func hostPlatform(p string) bool {
+	os, arch, _ := strings.Cut(strings.ToLower(p), "/")
+	arch, _, _ = strings.Cut(arch, "/")
+	if arch == "x86_64" {
+		arch = "amd64"
+	}
+	return os == "linux" && arch == runtime.GOARCH
+}
+
+func isGit(s string) bool {
+	return strings.HasPrefix(s, "git@") || strings.HasPrefix(s, "git://") || strings.HasSuffix(s, ".git")
+}
+
+func isURL(s string) bool {
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+}
