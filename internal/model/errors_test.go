@@ -189,7 +189,7 @@ func TestFeatureCountAndValues(t *testing.T) {
 
 func TestTransformerAlone(t *testing.T) {
 	// A pipeline's scaler on its own is not a model.
-	_, err := Read("s.pkl", []byte("\x80\x02csklearn.preprocessing._data\nStandardScaler\n)\x81}(U\x0en_features_in_K\x02U\x05mean_NU\x06scale_Nub."))
+	_, err := Read("s.pkl", []byte("\x80\x02csklearn.preprocessing._data\nStandardScaler\n)\x81}(U\x0en_features_in_K\x02U\twith_mean\x89U\x08with_std\x89ub."))
 	if err == nil || !strings.Contains(err.Error(), "transformer") {
 		t.Errorf("scaler: %v", err)
 	}

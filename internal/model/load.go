@@ -11,7 +11,8 @@ import (
 )
 
 // Load reads a fitted estimator from a pickle or joblib file at path,
-// executing nothing in it.
+// executing nothing in it. The Model it returns is immutable and safe for
+// concurrent use.
 func Load(path string) (Model, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {

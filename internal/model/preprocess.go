@@ -10,7 +10,7 @@ import (
 type standardScaler struct {
 	meta        Info
 	rule        inputRule
-	mean, scale []float64 // nil when with_mean / with_std was False
+	mean, scale []float64 // nil when with_mean / with_std is False
 }
 
 func buildStandardScaler(_ *builder, o *unpickle.Object, a attrs) (estimator, error) {
@@ -19,16 +19,14 @@ func buildStandardScaler(_ *builder, o *unpickle.Object, a attrs) (estimator, er
 	if err != nil {
 		return nil, err
 	}
-	if v, err := a.get("mean_"); err != nil {
-		return nil, err
-	} else if v != nil {
+	// transform centres when with_mean and scales when with_std; the
+	// attributes it does not use may be None.
+	if flag(a, "with_mean") {
 		if s.mean, err = a.vector("mean_", n); err != nil {
 			return nil, err
 		}
 	}
-	if v, err := a.get("scale_"); err != nil {
-		return nil, err
-	} else if v != nil {
+	if flag(a, "with_std") {
 		if s.scale, err = a.vector("scale_", n); err != nil {
 			return nil, err
 		}
@@ -59,6 +57,12 @@ func (s *standardScaler) transform(rows [][]float64) ([][]float64, error) {
 		}
 	}
 	return out, nil
+}
+
+// flag reads a boolean constructor parameter that defaults to true.
+func flag(a attrs, name string) bool {
+	b, ok := a.m[name].(bool)
+	return !ok || b
 }
 
 // minMaxScaler is MinMaxScaler: x * scale_ + min_, optionally clipped.

@@ -205,6 +205,7 @@ def models():
     out.append(("ridge_diabetes", Ridge(alpha=1.0), Xtr, ytr, Xte, False))
     out.append(("lasso_diabetes", Lasso(alpha=0.1), Xtr, ytr, Xte, False))
     out.append(("enet_diabetes", ElasticNet(alpha=0.01, l1_ratio=0.5), Xtr, ytr, Xte, False))
+    out.append(("pipe_stdnomean_lasso_diabetes", Pipeline([("std", StandardScaler(with_mean=False)), ("lasso", Lasso(alpha=0.05))]), Xtr, ytr, Xte, False))
     out.append(("pipe_std_minmax_ridge_diabetes", Pipeline([("std", StandardScaler()), ("mm", MinMaxScaler()), ("ridge", Ridge(alpha=0.5))]), Xtr, ytr, Xte, False))
     return out
 

@@ -23,6 +23,7 @@ type RefusedError struct {
 	Module, Name string
 }
 
+// Error names the refused global.
 func (e *RefusedError) Error() string {
 	return fmt.Sprintf("refusing to load %s.%s: not a model class strata knows", e.Module, e.Name)
 }
@@ -89,7 +90,8 @@ type decoder struct {
 
 // Decode decodes one pickle stream, or a joblib file (plain or compressed),
 // into inert Go values. allow says which classes beyond the built-in numpy
-// names may be rebuilt. name is used in error messages only by callers.
+// names may be rebuilt as *Object. Errors do not name the file; callers add
+// it.
 func Decode(data []byte, allow Allow) (v any, err error) {
 	data, err = decompress(data)
 	if err != nil {
