@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# bench/serve.sh: strata serve against the Flask tutorial it replaces.
+#
+# Trains the tutorial's iris RandomForest with Debian's scikit-learn, writes
+# the tutorial's Flask app.py, and measures POST /predict with wrk against
+#   1. the Flask development server,
+#   2. gunicorn with 2 workers (gunicorn -w 2 app:app),
+#   3. strata serve on the same model.pkl,
+# at 1 and 16 connections; then batch scoring of 10,000 rows (strata predict
+# against scikit-learn's in-process predict), model load time, and strata's
+# memory while serving. Everything listens on and targets 127.0.0.1 only,
+# and every run is bounded.
+#
+# Usage: bench/serve.sh            (DURATION=10s, the length of each wrk run)
+# Prints a table, and the Markdown results section on stdout at the end
+# (also written to $RESULTS, default bench/serve/results.md).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DURATION=${DURATION:-10s}
+RESULTS=${RESULTS:-$ROOT/bench/serve/results.md}
+PY=/usr/bin/python3 # Debian's python, with Debian's scikit-learn and Flask
+
+# --- dependencies -----------------------------------------------------------
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v gunicorn >/dev/null || need+=(gunicorn)
+$PY -c 'import flask' 2>/dev/null || need+=(python3-flask)
+$PY -c 'import sklearn' 2>/dev/null || need+=(python3-sklearn)
+command -v curl >/dev/null || need+=(curl)
+if ((${#need[@]})); then
+	echo "installing ${need[*]}" >&2
+	apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Other work on the machine skews every number here, latency most: say so.
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+if awk -v l="${LOAD_BEFORE%% *}" 'BEGIN {exit !(l > 0.5)}'; then
+	echo "warning: load average $LOAD_BEFORE before the runs: the machine is busy" >&2
+fi
+
+echo "building strata" >&2
+go build -o "$WORK/strata" ./cmd/strata
+go build -o "$WORK/loadtime" ./bench/serve/loadtime
+
+# --- the tutorial's model and app -------------------------------------------
+cd "$WORK"
+cat >train.py <<'PY'
+import pickle
+from sklearn.datasets import load_iris
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import train_test_split
+
+iris = load_iris()
+X_train, X_test, y_train, y_test = train_test_split(
+    iris.data, iris.target, test_size=0.2, random_state=42)
+model = RandomForestClassifier(n_estimators=100, random_state=42)
+model.fit(X_train, y_train)
+print(f"accuracy {model.score(X_test, y_test):.3f}")
+with open("model.pkl", "wb") as f:
+    pickle.dump(model, f)
+PY
+$PY train.py >&2
+
+# The tutorial's app.py, as written there.
+cat >app.py <<'PY'
+from flask import Flask, request, jsonify
+import pickle
+import numpy as np
+
+app = Flask(__name__)
+
+with open("model.pkl", "rb") as f:
+    model = pickle.load(f)
+
+@app.route("/predict", methods=["POST"])
+def predict():
+    data = request.get_json()
+    features = np.array(data["features"]).reshape(1, -1)
+    prediction = model.predict(features).tolist()
+    return jsonify({"prediction": prediction})
+
+if __name__ == "__main__":
+    app.run(host="0.0.0.0", port=5000)
+PY
+
+cat >post.lua <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"features": [5.1, 3.5, 1.4, 0.2]}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# wait_up URL: until POST /predict answers the tutorial's {"prediction": [0]}.
+wait_up() {
+	for _ in $(seq 100); do
+		if out=$(curl -s -X POST "$1/predict" -H "Content-Type: application/json" -d '{"features": [5.1, 3.5, 1.4, 0.2]}' 2>/dev/null) &&
+			[[ $(tr -d ' \n' <<<"$out") == '{"prediction":[0]}' ]]; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "no {\"prediction\": [0]} from $1: ${out:-nothing}" >&2
+	return 1
+}
+
+# to_ms VALUE: wrk's 1.23ms / 456.78us / 1.2s as milliseconds.
+to_ms() {
+	awk -v v="$1" 'BEGIN {
+		if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+		else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+		else if (v ~ /m$/) { sub(/m$/, "", v); printf "%.3f", v * 60000 }
+		else { sub(/s$/, "", v); printf "%.3f", v * 1000 } }'
+}
+
+# bench NAME URL CONNS: req/s and p99 (ms) into RPS[NAME/CONNS], P99[...].
+declare -A RPS P99 ERRS
+bench() {
+	local name=$1 url=$2 c=$3 t=1 out
+	((c > 1)) && t=2
+	out=$(wrk -t"$t" -c"$c" -d"$DURATION" --timeout 5s --latency -s post.lua "$url/predict")
+	echo "$out" >"wrk-$name-$c.txt"
+	RPS[$name/$c]=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
+	P99[$name/$c]=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+	ERRS[$name/$c]=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
+	printf '%-8s c=%-3s %8s req/s  p99 %8s ms %s\n' "$name" "$c" "${RPS[$name/$c]}" "${P99[$name/$c]}" "${ERRS[$name/$c]}" >&2
+}
+
+# rss_kb PID...: the summed resident set of processes, in KiB.
+rss_kb() { local s=0 p; for p in "$@"; do s=$((s + $(awk '/^VmRSS:/ {print $2}' "/proc/$p/status"))); done; echo $s; }
+
+# --- 1. Flask's development server (what app.run starts) -------------------
+# app.run's host and port are the tutorial's 0.0.0.0:5000; `flask run` starts
+# the same threaded Werkzeug server on 127.0.0.1 and a free port instead.
+port=$(free_port)
+$PY -m flask --app app run --host 127.0.0.1 --port "$port" >flask.log 2>&1 &
+PIDS+=($!)
+FLASK_PID=$!
+wait_up "http://127.0.0.1:$port"
+bench flask "http://127.0.0.1:$port" 1
+bench flask "http://127.0.0.1:$port" 16
+FLASK_RSS=$(rss_kb "$FLASK_PID")
+kill "$FLASK_PID"; wait "$FLASK_PID" 2>/dev/null || true
+
+# --- 2. gunicorn, 2 workers -------------------------------------------------
+port=$(free_port)
+gunicorn -w 2 -b "127.0.0.1:$port" app:app >gunicorn.log 2>&1 &
+PIDS+=($!)
+GUNI_PID=$!
+wait_up "http://127.0.0.1:$port"
+bench gunicorn "http://127.0.0.1:$port" 1
+bench gunicorn "http://127.0.0.1:$port" 16
+GUNI_RSS=$(rss_kb "$GUNI_PID" $(pgrep -P "$GUNI_PID"))
+kill "$GUNI_PID"; wait "$GUNI_PID" 2>/dev/null || true
+
+# --- 3. strata serve --------------------------------------------------------
+port=$(free_port)
+./strata serve --host 127.0.0.1 --port "$port" model.pkl 2>strata.log &
+PIDS+=($!)
+STRATA_PID=$!
+wait_up "http://127.0.0.1:$port"
+STRATA_IDLE_RSS=$(rss_kb "$STRATA_PID")
+bench strata "http://127.0.0.1:$port" 1
+bench strata "http://127.0.0.1:$port" 16
+STRATA_RSS=$(rss_kb "$STRATA_PID")
+STRATA_HWM=$(awk '/^VmHWM:/ {print $2}' "/proc/$STRATA_PID/status")
+kill -TERM "$STRATA_PID"
+wait "$STRATA_PID" && STRATA_EXIT=0 || STRATA_EXIT=$?
+BANNER=$(head -1 strata.log)
+
+# --- 4. batch of 10,000 rows ------------------------------------------------
+cat >batch.py <<'PY'
+import pickle, sys, time
+import numpy as np
+rng = np.random.default_rng(0)
+from sklearn.datasets import load_iris
+X = load_iris().data
+rows = X[rng.integers(0, len(X), 10000)] + rng.normal(0, 0.3, (10000, 4)).round(1)
+np.savetxt("rows.csv", rows, delimiter=",", fmt="%.1f")
+rows = np.loadtxt("rows.csv", delimiter=",")
+with open("model.pkl", "rb") as f:
+    model = pickle.load(f)
+best = best_e2e = 1e9
+for _ in range(5):
+    t = time.perf_counter(); pred = model.predict(rows); best = min(best, time.perf_counter() - t)
+for _ in range(5):
+    t = time.perf_counter()
+    r = np.loadtxt("rows.csv", delimiter=","); p = model.predict(r); np.savetxt("sk.csv", p, fmt="%d")
+    best_e2e = min(best_e2e, time.perf_counter() - t)
+np.savetxt("sklearn-pred.csv", pred, fmt="%d", header="prediction", comments="")
+# pickle.load alone, sklearn already imported
+best_load = 1e9
+for _ in range(20):
+    t = time.perf_counter()
+    with open("model.pkl", "rb") as f:
+        pickle.load(f)
+    best_load = min(best_load, time.perf_counter() - t)
+print(f"{best*1000:.2f} {best_e2e*1000:.2f} {best_load*1000:.2f}")
+PY
+read -r SK_PREDICT_MS SK_E2E_MS SK_LOAD_MS < <($PY batch.py)
+STRATA_BATCH_MS=1e9
+for _ in 1 2 3 4 5; do
+	s=$(date +%s%N)
+	./strata predict model.pkl --input rows.csv >strata-pred.csv
+	e=$(date +%s%N)
+	STRATA_BATCH_MS=$(awk -v a="$STRATA_BATCH_MS" -v b="$(( (e - s) / 1000 ))" 'BEGIN {b /= 1000; printf "%.2f", (b < a ? b : a)}')
+done
+if cmp -s strata-pred.csv sklearn-pred.csv; then SAME=yes; else SAME=NO; fi
+
+# --- 5. model load ----------------------------------------------------------
+read -r LOAD_FIRST_MS LOAD_MEDIAN_MS < <(./loadtime model.pkl 50)
+BANNER_LOAD=$(sed -n 's/.*(loaded in \(.*\))$/\1/p' <<<"$BANNER")
+
+# --- report -----------------------------------------------------------------
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f", a / b; else print "n/a" }'; }
+ratio1() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "n/a" }'; }
+met() { if awk "BEGIN {exit !($1)}"; then echo "met"; else echo "**not met**"; fi; }
+mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+
+CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+NCPU=$(nproc)
+SKV=$($PY -c 'import sklearn; print(sklearn.__version__)')
+FLV=$($PY -c 'import importlib.metadata as m; print(m.version("flask"))')
+GUV=$(gunicorn --version 2>&1 | awk '{print $NF}')
+GOV=$(go env GOVERSION)
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+R16=$(ratio "${RPS[strata/16]}" "${RPS[gunicorn/16]}")
+
+{
+	cat <<EOF
+Measured by \`bench/serve.sh\` (\`DURATION=$DURATION\`; run from the repository root) on $(date -u +%Y-%m-%d):
+$NCPU cores ($CPU), Debian's Python $($PY -c 'import platform; print(platform.python_version())'), scikit-learn $SKV, Flask $FLV,
+gunicorn $GUV; strata built with $GOV. The model is the tutorial's: \`RandomForestClassifier(n_estimators=100,
+random_state=42)\` on the iris training split, pickled by \`pickle.dump\`. Every server answers the tutorial's
+\`curl\` body with \`{"prediction": [0]}\` before it is measured. wrk (\`wrk -t1 -c1\` and \`wrk -t2 -c16\`,
+$DURATION each, \`--latency\`, a Lua script POSTing \`{"features": [5.1, 3.5, 1.4, 0.2]}\`) runs on the same
+$NCPU cores as the server it measures, so the servers had less than $NCPU cores to themselves.
+Load average (1, 5, 15 min) before the runs: $LOAD_BEFORE; after: $LOAD_AFTER.
+
+| POST /predict, one row | connections | req/s | p99 latency | strata's req/s is |
+|---|---:|---:|---:|---:|
+| Flask development server | 1 | ${RPS[flask/1]} | ${P99[flask/1]} ms | $(ratio "${RPS[strata/1]}" "${RPS[flask/1]}")x |
+| Flask development server | 16 | ${RPS[flask/16]} | ${P99[flask/16]} ms | $(ratio "${RPS[strata/16]}" "${RPS[flask/16]}")x |
+| gunicorn -w 2 | 1 | ${RPS[gunicorn/1]} | ${P99[gunicorn/1]} ms | $(ratio "${RPS[strata/1]}" "${RPS[gunicorn/1]}")x |
+| gunicorn -w 2 | 16 | ${RPS[gunicorn/16]} | ${P99[gunicorn/16]} ms | ${R16}x |
+| **strata serve** | 1 | ${RPS[strata/1]} | ${P99[strata/1]} ms | |
+| **strata serve** | 16 | ${RPS[strata/16]} | ${P99[strata/16]} ms | |
+
+| Other measurements | strata | Python | |
+|---|---:|---:|---|
+| 10,000 rows, predict only | | ${SK_PREDICT_MS} ms | scikit-learn \`model.predict(X)\` in process, best of 5 |
+| 10,000 rows, CSV in, CSV out | ${STRATA_BATCH_MS} ms | ${SK_E2E_MS} ms | \`strata predict model.pkl --input rows.csv\` as a new process each time (start, load, parse, predict, write), best of 5; Python: \`np.loadtxt\` + \`predict\` + \`np.savetxt\` in process; same predictions: $SAME |
+| model load | ${LOAD_FIRST_MS} ms first, ${LOAD_MEDIAN_MS} ms median | ${SK_LOAD_MS} ms | strata: \`model.Load\` in a fresh process, then the median of 49 more (\`strata serve\` reported ${BANNER_LOAD}); Python: \`pickle.load\` with scikit-learn already imported, best of 20 |
+| resident memory while serving | $(mb "$STRATA_RSS") MB (peak $(mb "$STRATA_HWM") MB, $(mb "$STRATA_IDLE_RSS") MB idle) | Flask $(mb "$FLASK_RSS") MB, gunicorn $(mb "$GUNI_RSS") MB (master + 2 workers) | after the 16-connection run |
+
+Goals of the issue:
+- ≥100x gunicorn's req/s at 16 connections: ${R16}x, $(met "${RPS[strata/16]} >= 100 * ${RPS[gunicorn/16]}").
+- p99 < 2 ms: ${P99[strata/1]} ms at 1 connection, ${P99[strata/16]} ms at 16, $(met "${P99[strata/16]} < 2 && ${P99[strata/1]} < 2").
+- batch of 10k rows ≥3x faster than scikit-learn in process: strata's whole process took ${STRATA_BATCH_MS} ms against ${SK_PREDICT_MS} ms for scikit-learn's \`predict\` call alone ($(ratio1 "$SK_PREDICT_MS" "$STRATA_BATCH_MS")x), $(met "$STRATA_BATCH_MS * 3 <= $SK_PREDICT_MS").
+- model load < 10 ms: ${LOAD_FIRST_MS} ms, $(met "$LOAD_FIRST_MS < 10").
+- RSS < 30 MB: $(mb "$STRATA_HWM") MB peak, $(met "$STRATA_HWM < 30 * 1024").
+- strata exited with status $STRATA_EXIT on SIGTERM after the runs.
+EOF
+} >"$RESULTS.tmp"
+mv "$RESULTS.tmp" "$RESULTS"
+
+printf '\n%-10s %5s %10s %10s\n' server conns req/s p99ms >&2
+for n in flask gunicorn strata; do
+	for c in 1 16; do printf '%-10s %5s %10s %10s\n' "$n" "$c" "${RPS[$n/$c]}" "${P99[$n/$c]}" >&2; done
+done
+printf 'strata/gunicorn at 16 connections: %sx\n\n' "$R16" >&2
+cat "$RESULTS"
