@@ -1,0 +1,227 @@
+package layer
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
+)
+
+// mkdir makes (or keeps) the directory name at p.
+func (a *applier) mkdir(name, p string, hdr *tar.Header) error {
+	exists, err := a.clear(p, true)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		if err := unix.Mkdir(p, 0o700); err != nil {
+			return fmt.Errorf("mkdir: %w", err)
+		}
+	}
+	if err := a.setMeta(p, hdr, -1); err != nil {
+		return err
+	}
+	a.dirs[name] = p
+	a.times = append(a.times, withName(hdr, name))
+	return nil
+}
+
+// file writes a regular file at p.
+func (a *applier) file(p string, hdr *tar.Header, r io.Reader) error {
+	if _, err := a.clear(p, false); err != nil {
+		return err
+	}
+	fd, err := unix.Open(p, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("create: %w", err)
+	}
+	n, err := a.copyTo(fd, r)
+	a.size += n
+	if err == nil {
+		err = a.setMeta(p, hdr, fd)
+	}
+	if cerr := unix.Close(fd); err == nil && cerr != nil {
+		err = fmt.Errorf("close: %w", cerr)
+	}
+	if err != nil {
+		return err
+	}
+	return setTimes(p, hdr)
+}
+
+// copyTo copies r to the file descriptor fd.
+func (a *applier) copyTo(fd int, r io.Reader) (int64, error) {
+	var total int64
+	for {
+		n, rerr := io.ReadFull(r, a.buf)
+		for b := a.buf[:n]; len(b) > 0; {
+			w, err := unix.Write(fd, b)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return total, fmt.Errorf("write: %w", err)
+			}
+			b = b[w:]
+			total += int64(w)
+		}
+		switch {
+		case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
+			return total, nil
+		case rerr != nil:
+			return total, readError(rerr)
+		}
+	}
+}
+
+// symlink makes a symbolic link at p. Its target is stored as it is: it
+// is resolved inside the container, never here.
+func (a *applier) symlink(p string, hdr *tar.Header) error {
+	if _, err := a.clear(p, false); err != nil {
+		return err
+	}
+	if err := unix.Symlink(hdr.Linkname, p); err != nil {
+		return fmt.Errorf("symlink: %w", err)
+	}
+	if err := a.setMeta(p, hdr, -1); err != nil {
+		return err
+	}
+	return setTimes(p, hdr)
+}
+
+// hardlink links p to a file the archive put inside the root earlier.
+func (a *applier) hardlink(p string, hdr *tar.Header) error {
+	target := confine(hdr.Linkname)
+	if target == "" {
+		return fmt.Errorf("hard link to %q: %w", hdr.Linkname, ErrEscapes)
+	}
+	dirName, base := path.Split(target)
+	parent, err := securejoin.SecureJoin(a.root, dirName)
+	if err != nil {
+		return fmt.Errorf("hard link to %q: %w", hdr.Linkname, err)
+	}
+	old := filepath.Join(parent, base)
+	if !within(a.root, old) {
+		return fmt.Errorf("hard link to %q: %w", hdr.Linkname, ErrEscapes)
+	}
+	fi, err := os.Lstat(old)
+	if err != nil {
+		return fmt.Errorf("hard link to %q: %w", hdr.Linkname, ErrDanglingLink)
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("hard link to directory %q: %w", hdr.Linkname, ErrUnsupportedTy)
+	}
+	if old == p {
+		return nil
+	}
+	if _, err := a.clear(p, false); err != nil {
+		return err
+	}
+	if err := unix.Linkat(unix.AT_FDCWD, old, unix.AT_FDCWD, p, 0); err != nil {
+		return fmt.Errorf("hard link to %q: %w", hdr.Linkname, err)
+	}
+	return nil
+}
+
+// node makes a character or block device or a fifo at p.
+func (a *applier) node(p string, hdr *tar.Header) error {
+	if _, err := a.clear(p, false); err != nil {
+		return err
+	}
+	mode := uint32(unix.S_IFIFO)
+	switch hdr.Typeflag {
+	case tar.TypeChar:
+		mode = unix.S_IFCHR
+	case tar.TypeBlock:
+		mode = unix.S_IFBLK
+	}
+	dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
+	if err := unix.Mknod(p, mode|0o600, int(dev)); err != nil {
+		return fmt.Errorf("mknod: %w", err)
+	}
+	if err := a.setMeta(p, hdr, -1); err != nil {
+		return err
+	}
+	return setTimes(p, hdr)
+}
+
+// setMeta sets owner, mode and extended attributes, in that order (a
+// change of owner clears setuid bits and file capabilities). fd is the
+// open file, or -1 to work on the path without following a symbolic link.
+func (a *applier) setMeta(p string, hdr *tar.Header, fd int) error {
+	var err error
+	if fd >= 0 {
+		err = unix.Fchown(fd, hdr.Uid, hdr.Gid)
+	} else {
+		err = unix.Lchown(p, hdr.Uid, hdr.Gid)
+	}
+	if err != nil {
+		return fmt.Errorf("chown %d:%d: %w", hdr.Uid, hdr.Gid, err)
+	}
+	if hdr.Typeflag != tar.TypeSymlink {
+		mode := uint32(hdr.Mode & 0o7777)
+		if fd >= 0 {
+			err = unix.Fchmod(fd, mode)
+		} else {
+			err = unix.Fchmodat(unix.AT_FDCWD, p, mode, 0)
+		}
+		if err != nil {
+			return fmt.Errorf("chmod %o: %w", mode, err)
+		}
+	}
+	for key, value := range hdr.PAXRecords {
+		attr, ok := strings.CutPrefix(key, paxXattr)
+		if !ok || strings.HasPrefix(attr, overlayXattrPrefix) {
+			continue // overlayfs's own marks come only from whiteouts
+		}
+		if fd >= 0 {
+			err = unix.Fsetxattr(fd, attr, []byte(value), 0)
+		} else {
+			err = unix.Lsetxattr(p, attr, []byte(value), 0)
+		}
+		if err != nil && !ignorableXattrError(attr, err) {
+			return fmt.Errorf("set xattr %s: %w", attr, err)
+		}
+	}
+	return nil
+}
+
+// ignorableXattrError says whether a failure to set an extended attribute
+// may be ignored, as Docker does: a file system without support for it,
+// or (for anything but file capabilities) a namespace it refuses.
+func ignorableXattrError(attr string, err error) bool {
+	if errors.Is(err, unix.ENOTSUP) {
+		return true
+	}
+	return errors.Is(err, unix.EPERM) && attr != "security.capability"
+}
+
+// setTimes sets access and modification times without following a final
+// symbolic link. A missing access time is the modification time.
+func setTimes(p string, hdr *tar.Header) error {
+	mtime := hdr.ModTime
+	atime := hdr.AccessTime
+	if atime.IsZero() {
+		atime = mtime
+	}
+	ts := []unix.Timespec{timespec(atime), timespec(mtime)}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("set times: %w", err)
+	}
+	return nil
+}
+
+func timespec(t time.Time) unix.Timespec {
+	if t.IsZero() {
+		return unix.Timespec{Sec: 0}
+	}
+	return unix.NsecToTimespec(t.UnixNano())
+}
