@@ -145,7 +145,7 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 	dirName, base := path.Split(name)
 	dirName = strings.TrimSuffix(dirName, "/")
 	if strings.HasPrefix(base, WhiteoutPrefix) {
-		return a.whiteout(dirName, base)
+		return a.whiteout(dirName, base, hdr)
 	}
 	parent, err := a.dir(dirName)
 	if err != nil {
@@ -235,7 +235,7 @@ func (a *applier) clear(p string, keepDir bool) (exists bool, err error) {
 
 // whiteout turns ".wh.NAME" into an overlayfs whiteout for NAME and
 // ".wh..wh..opq" into an opaque directory.
-func (a *applier) whiteout(dirName, base string) error {
+func (a *applier) whiteout(dirName, base string, hdr *tar.Header) error {
 	if base == WhiteoutOpaque {
 		p, err := a.dir(dirName)
 		if err != nil {
@@ -264,7 +264,7 @@ func (a *applier) whiteout(dirName, base string) error {
 	if err := unix.Mknod(p, unix.S_IFCHR, 0); err != nil {
 		return fmt.Errorf("whiteout: %w", err)
 	}
-	return nil
+	return setTimes(p, hdr)
 }
 
 // setDirTimes sets the directories' times, deepest first, once their
