@@ -54,7 +54,9 @@ func hdrTar(t testing.TB, hdrs ...*tar.Header) []byte {
 func reg(name, body string) *tar.Header {
 	return &tar.Header{Typeflag: tar.TypeReg, Name: name, Linkname: body, Mode: 0o644}
 }
-func dirH(name string) *tar.Header { return &tar.Header{Typeflag: tar.TypeDir, Name: name, Mode: 0o755} }
+func dirH(name string) *tar.Header {
+	return &tar.Header{Typeflag: tar.TypeDir, Name: name, Mode: 0o755}
+}
 func symH(name, to string) *tar.Header {
 	return &tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: to, Mode: 0o777}
 }
