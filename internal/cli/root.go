@@ -69,6 +69,7 @@ otherwise), which many strata processes can share at once.`,
 		return fmt.Errorf("%w\nSee '%s --help'.", err, c.CommandPath())
 	})
 	for _, sub := range []*cobra.Command{
+		newBuildCmd(o),
 		newImagesCmd(o),
 		newImportCmd(o),
 		newHistoryCmd(o),

@@ -1,0 +1,160 @@
+package build
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/zstd"
+	gzip "github.com/klauspost/pgzip"
+
+	"github.com/strata-ml/strata/internal/layer"
+)
+
+// entry is one file of a layer being written.
+type entry struct {
+	path     string // in the image, without a leading slash
+	typ      byte
+	mode     int64
+	uid, gid int
+	link     string
+	size     int64
+	open     func() (io.ReadCloser, error)
+	// sizeFunc, if set, gives the size when the step runs (downloads).
+	sizeFunc func() (int64, error)
+}
+
+// writeLayer writes entries as one layer, reproducibly: parent directories
+// added, entries sorted by path, every time the build's epoch, owners as
+// given.
+func (b *builder) writeLayer(ctx context.Context, entries []entry) (v1.Descriptor, v1.Hash, error) {
+	entries = withParents(entries)
+	return b.storeLayer(ctx, func(w io.Writer) error {
+		tw := tar.NewWriter(w)
+		buf := make([]byte, 1<<20)
+		for _, e := range entries {
+			if err := b.writeEntry(ctx, tw, e, buf); err != nil {
+				return fmt.Errorf("layer entry %s: %w", e.path, err)
+			}
+		}
+		return tw.Close()
+	})
+}
+
+func (b *builder) writeEntry(ctx context.Context, tw *tar.Writer, e entry, buf []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	hdr := &tar.Header{
+		Name: e.path, Typeflag: e.typ, Mode: e.mode, Uid: e.uid, Gid: e.gid,
+		Linkname: e.link, ModTime: b.opts.Epoch, Format: tar.FormatPAX,
+	}
+	if e.typ == tar.TypeDir {
+		hdr.Name += "/"
+	}
+	if e.typ == tar.TypeReg && e.sizeFunc != nil {
+		var err error
+		if e.size, err = e.sizeFunc(); err != nil {
+			return err
+		}
+	}
+	if e.typ == tar.TypeReg {
+		hdr.Size = e.size
+	}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	if e.typ != tar.TypeReg {
+		return nil
+	}
+	rc, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	n, err := io.CopyBuffer(tw, io.LimitReader(rc, e.size), buf)
+	if err == nil && n != e.size {
+		err = fmt.Errorf("changed size while being copied")
+	}
+	return err
+}
+
+// storeLayer compresses the uncompressed layer tar that write produces,
+// with fixed settings so layers reproduce, into the content store, and
+// returns the blob's descriptor and the layer's diff ID.
+func (b *builder) storeLayer(ctx context.Context, write func(io.Writer) error) (v1.Descriptor, v1.Hash, error) {
+	w, err := b.s.Content().Writer(ctx)
+	if err != nil {
+		return v1.Descriptor{}, v1.Hash{}, err
+	}
+	defer w.Close()
+	var zw io.WriteCloser
+	var mt types.MediaType
+	switch b.opts.Compression {
+	case layer.Zstd:
+		enc, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			return v1.Descriptor{}, v1.Hash{}, err
+		}
+		zw, mt = enc, types.OCILayerZStd
+	default:
+		gz, err := gzip.NewWriterLevel(w, gzip.DefaultCompression)
+		if err != nil {
+			return v1.Descriptor{}, v1.Hash{}, err
+		}
+		// Fixed block size: pgzip's output depends on it, not on the
+		// number of goroutines, so layers reproduce on any machine.
+		if err := gz.SetConcurrency(1<<20, 4); err != nil {
+			return v1.Descriptor{}, v1.Hash{}, err
+		}
+		zw, mt = gz, types.OCILayer
+	}
+	diff := sha256.New()
+	if err := write(io.MultiWriter(zw, diff)); err != nil {
+		zw.Close()
+		return v1.Descriptor{}, v1.Hash{}, err
+	}
+	if err := zw.Close(); err != nil {
+		return v1.Descriptor{}, v1.Hash{}, err
+	}
+	info, err := w.Commit(ctx, v1.Hash{})
+	if err != nil {
+		return v1.Descriptor{}, v1.Hash{}, err
+	}
+	diffID := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diff.Sum(nil))}
+	return v1.Descriptor{MediaType: mt, Digest: info.Digest, Size: info.Size}, diffID, nil
+}
+
+// withParents adds a directory entry (0755, root) for every missing parent,
+// drops duplicates (the last wins) and sorts by path.
+func withParents(entries []entry) []entry {
+	byPath := map[string]entry{}
+	for _, e := range entries {
+		byPath[e.path] = e
+	}
+	for _, e := range entries {
+		for dir := path.Dir(e.path); dir != "." && dir != "/"; dir = path.Dir(dir) {
+			if _, ok := byPath[dir]; ok {
+				break
+			}
+			byPath[dir] = entry{path: dir, typ: tar.TypeDir, mode: 0o755}
+		}
+	}
+	out := make([]entry, 0, len(byPath))
+	for _, e := range byPath {
+		out = append(out, e)
+	}
+	// Sort so a directory comes right before what it holds.
+	sort.Slice(out, func(i, j int) bool {
+		return strings.ReplaceAll(out[i].path, "/", "\x00") < strings.ReplaceAll(out[j].path, "/", "\x00")
+	})
+	return out
+}

@@ -1,0 +1,239 @@
+// Package buildctx is a build context: the directory a build copies from,
+// filtered by .dockerignore with Docker's semantics, with the content
+// digests that build cache keys are made of (never modification times).
+package buildctx
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
+)
+
+// File is one file, directory or symbolic link of the context.
+type File struct {
+	// Path is the slash-separated path relative to the context root.
+	Path string
+	Mode fs.FileMode
+	Size int64
+	// Link is a symbolic link's target.
+	Link string
+	UID  int
+	GID  int
+
+	abs    string
+	once   sync.Once
+	digest string
+	err    error
+}
+
+// Digest is the sha256 of a regular file's content, of a link's target,
+// or "" for a directory; computed once.
+func (f *File) Digest() (string, error) {
+	f.once.Do(func() {
+		switch {
+		case f.Mode.IsRegular():
+			var fh *os.File
+			fh, f.err = os.Open(f.abs)
+			if f.err != nil {
+				return
+			}
+			defer fh.Close()
+			h := sha256.New()
+			if _, f.err = io.Copy(h, fh); f.err == nil {
+				f.digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+			}
+		case f.Mode&fs.ModeSymlink != 0:
+			sum := sha256.Sum256([]byte(f.Link))
+			f.digest = "sha256:" + hex.EncodeToString(sum[:])
+		}
+	})
+	return f.digest, f.err
+}
+
+// Open opens the file's content.
+func (f *File) Open() (*os.File, error) { return os.Open(f.abs) }
+
+// Context is a walked, filtered build context.
+type Context struct {
+	// Dir is the context's root directory.
+	Dir string
+	// Files are every file the ignore rules let in, sorted by path.
+	Files []*File
+	// Ignored are the paths the ignore rules kept out.
+	Ignored []string
+	byPath  map[string]*File
+}
+
+// ErrNoContext is returned for an empty context ("-").
+var ErrNoContext = errors.New("no build context: the Dockerfile came from standard input")
+
+// Empty is the context of a build with none (strata build -).
+func Empty() *Context { return &Context{byPath: map[string]*File{}} }
+
+// ReadIgnore reads the ignore file for a Dockerfile: FILE.dockerignore
+// beside it if present, else .dockerignore at the context root. It
+// returns the patterns and the file they came from ("" if none).
+func ReadIgnore(dir, dockerfile string) ([]string, string, error) {
+	candidates := []string{}
+	if dockerfile != "" {
+		candidates = append(candidates, dockerfile+".dockerignore")
+	}
+	candidates = append(candidates, filepath.Join(dir, ".dockerignore"))
+	for _, p := range candidates {
+		b, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		patterns, err := ignorefile.ReadAll(bytes.NewReader(b))
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", p, err)
+		}
+		return patterns, p, nil
+	}
+	return nil, "", nil
+}
+
+// Walk walks dir, leaving out what patterns exclude (Docker's
+// .dockerignore rules, "!" exceptions included).
+func Walk(dir string, patterns []string) (*Context, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("build context: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("build context %s is not a directory", dir)
+	}
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		return nil, fmt.Errorf(".dockerignore: %w", err)
+	}
+	c := &Context{Dir: abs, byPath: map[string]*File{}}
+	parents := map[string]patternmatcher.MatchInfo{}
+	err = filepath.WalkDir(abs, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(abs, p)
+		if rel == "." {
+			return nil
+		}
+		rel = filepath.ToSlash(rel)
+		excluded, info, err := pm.MatchesUsingParentResults(rel, parents[path.Dir(rel)])
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			parents[rel] = info
+		}
+		if excluded {
+			c.Ignored = append(c.Ignored, rel)
+			if d.IsDir() && !pm.Exclusions() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		f := &File{Path: rel, Mode: fi.Mode(), Size: fi.Size(), abs: p}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			f.UID, f.GID = int(st.Uid), int(st.Gid)
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if f.Link, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		c.Files = append(c.Files, f)
+		c.byPath[rel] = f
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("walk build context: %w", err)
+	}
+	sort.Slice(c.Files, func(i, j int) bool { return c.Files[i].Path < c.Files[j].Path })
+	return c, nil
+}
+
+// Lookup finds one path of the context.
+func (c *Context) Lookup(p string) (*File, bool) {
+	f, ok := c.byPath[p]
+	return f, ok
+}
+
+// Under lists f and, for a directory, everything below it, sorted.
+func (c *Context) Under(p string) []*File {
+	if p == "" || p == "." {
+		return c.Files
+	}
+	var out []*File
+	for _, f := range c.Files {
+		if f.Path == p || strings.HasPrefix(f.Path, p+"/") {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Match resolves one COPY/ADD source (a path or a glob, relative to the
+// root) to the context paths it names.
+func (c *Context) Match(src string) ([]string, error) {
+	clean := path.Clean("/" + filepath.ToSlash(src))
+	if strings.HasPrefix(path.Clean(filepath.ToSlash(src)), "../") || path.Clean(filepath.ToSlash(src)) == ".." {
+		return nil, fmt.Errorf("%s: forbidden path outside the build context", src)
+	}
+	rel := strings.TrimPrefix(clean, "/")
+	if rel == "" {
+		return []string{"."}, nil
+	}
+	if !strings.ContainsAny(rel, "*?[") {
+		if _, ok := c.byPath[rel]; ok {
+			return []string{rel}, nil
+		}
+		if c.excluded(rel) {
+			return nil, fmt.Errorf("%s: excluded by .dockerignore", src)
+		}
+		return nil, fmt.Errorf("%s: not found in the build context", src)
+	}
+	var out []string
+	for _, f := range c.Files {
+		if ok, _ := path.Match(rel, f.Path); ok {
+			out = append(out, f.Path)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no file in the build context matches", src)
+	}
+	return out, nil
+}
+
+func (c *Context) excluded(rel string) bool {
+	for _, p := range c.Ignored {
+		if p == rel || strings.HasPrefix(rel, p+"/") {
+			return true
+		}
+	}
+	return false
+}
