@@ -4,6 +4,7 @@
 package dockerfile
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -50,14 +51,33 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// maxLine is the longest line BuildKit's parser reads (bufio.MaxScanTokenSize
+// with its newline).
+const maxLine = bufio.MaxScanTokenSize - 1
+
 // Parse parses src, the Dockerfile called name.
 func Parse(name string, src []byte) (*Dockerfile, error) {
 	if len(bytes.TrimSpace(src)) == 0 {
 		return nil, &Error{File: name, Err: errors.New("the Dockerfile is empty")}
 	}
+	// BuildKit's scanner stops at a line this long, and names another line.
+	for i, line := range bytes.Split(src, []byte("\n")) {
+		if len(line) > maxLine {
+			return nil, &Error{File: name, Line: i + 1, Err: fmt.Errorf("line longer than %d bytes", maxLine)}
+		}
+	}
 	res, err := parser.Parse(bytes.NewReader(src))
 	if err != nil {
-		return nil, located(name, err)
+		e := located(name, err).(*Error)
+		switch msg := e.Err.Error(); {
+		case msg == "file with no instructions":
+			// BuildKit names the last line; the whole file is at fault.
+			e.Line, e.Err = 0, errors.New("the Dockerfile has no instructions (only comments or blank lines)")
+		case strings.Contains(msg, "parser directive") || strings.HasPrefix(msg, "invalid escape token"):
+			// BuildKit names the line before a bad directive.
+			e.Line++
+		}
+		return nil, e
 	}
 	df := &Dockerfile{Name: name, EscapeToken: res.EscapeToken}
 	for _, w := range res.Warnings {
@@ -70,7 +90,7 @@ func Parse(name string, src []byte) (*Dockerfile, error) {
 	for _, node := range res.AST.Children {
 		inst, err := instructions.ParseInstruction(node)
 		if err != nil {
-			return nil, located(name, err)
+			return nil, instructionError(name, node, err)
 		}
 		switch c := inst.(type) {
 		case *instructions.Stage:
@@ -107,6 +127,29 @@ func located(name string, err error) error {
 	return &Error{File: name, Line: line, Err: errors.New(cleanMessage(err))}
 }
 
+// instructionError is located's error for an instruction BuildKit refused,
+// prefixed with the instruction's name unless the message starts with it,
+// and without the Go package names that strconv and time put in theirs.
+func instructionError(name string, node *parser.Node, err error) error {
+	e := located(name, err).(*Error)
+	msg := e.Err.Error()
+	for _, p := range []string{"time: ", "strconv.ParseInt: ", "strconv.ParseUint: ", "strconv.ParseBool: "} {
+		msg = strings.TrimPrefix(msg, p)
+	}
+	var unknown *instructions.UnknownInstructionError
+	if node.Value == "" {
+		// All that is left is a line continuation.
+		msg = "the Dockerfile ends in a line continuation"
+	} else if inst := strings.ToUpper(node.Value); !errors.As(err, &unknown) && !strings.HasPrefix(msg, inst+" ") {
+		msg = inst + ": " + msg
+	}
+	if strings.HasPrefix(msg, "RUN: invalid network mode") {
+		msg += " (supported: default, none, host)"
+	}
+	e.Err = errors.New(msg)
+	return e
+}
+
 // cleanMessage drops BuildKit's wrapping of a message in its location.
 func cleanMessage(err error) string {
 	msg := err.Error()
@@ -128,7 +171,7 @@ func Line(cmd interface{ Location() []parser.Range }) int {
 // StageByName finds a stage by its AS name or its index ("0", "1").
 func (df *Dockerfile) StageByName(name string) (*Stage, bool) {
 	for i := range df.Stages {
-		if strings.EqualFold(df.Stages[i].Name, name) || fmt.Sprint(i) == name {
+		if (name != "" && strings.EqualFold(df.Stages[i].Name, name)) || fmt.Sprint(i) == name {
 			return &df.Stages[i], true
 		}
 	}

@@ -3,6 +3,7 @@ package dockerfile
 import (
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -48,6 +49,15 @@ func (df *Dockerfile) validateCommand(cmd instructions.Command) error {
 		}
 		if instructions.GetSecurity(c) == instructions.SecurityInsecure {
 			return df.errAt(loc, "RUN --security=insecure is not supported")
+		}
+		if len(instructions.GetDevices(c)) > 0 {
+			return df.errAt(loc, "RUN --device is not supported")
+		}
+	case *instructions.ExposeCommand:
+		for _, p := range c.Ports {
+			if err := checkPort(p); err != nil {
+				return df.errAt(loc, "EXPOSE %s: %v", p, err)
+			}
 		}
 	case *instructions.CopyCommand:
 		if c.Parents {
@@ -96,4 +106,45 @@ func isGit(s string) bool {
 
 func isURL(s string) bool {
 	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+}
+
+// checkPort checks an EXPOSE port: PORT or FROM-TO, then /tcp, /udp or
+// /sctp if any, as BuildKit accepts it; one with a variable or quotes is
+// left to the build, which expands it.
+func checkPort(p string) error {
+	if strings.ContainsAny(p, "$\"'\\") {
+		return nil
+	}
+	if strings.Contains(p, ":") {
+		return fmt.Errorf("an IP address or host port does not belong in EXPOSE (want PORT[/PROTO])")
+	}
+	ports, proto, _ := strings.Cut(p, "/")
+	switch strings.ToLower(proto) {
+	case "", "tcp", "udp", "sctp":
+	default:
+		return fmt.Errorf("unknown protocol %q (want tcp, udp or sctp)", proto)
+	}
+	from, to, isRange := strings.Cut(ports, "-")
+	lo, err := portNumber(from)
+	if err != nil {
+		return err
+	}
+	if isRange {
+		hi, err := portNumber(to)
+		if err != nil {
+			return err
+		}
+		if hi < lo {
+			return fmt.Errorf("port range %s ends before it starts", ports)
+		}
+	}
+	return nil
+}
+
+func portNumber(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > 65535 {
+		return 0, fmt.Errorf("%q is not a port number (0-65535)", s)
+	}
+	return n, nil
 }

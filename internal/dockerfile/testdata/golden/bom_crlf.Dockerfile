@@ -1,0 +1,4 @@
+﻿FROM alpine
+RUN echo crlf \
+    continued
+ENV A=b

@@ -1,0 +1,2 @@
+FROM alpine
+ADD --exclude=*.pyc . /app/

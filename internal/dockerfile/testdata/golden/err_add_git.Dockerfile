@@ -1,0 +1,2 @@
+FROM alpine
+ADD https://github.com/strata-ml/strata.git /src

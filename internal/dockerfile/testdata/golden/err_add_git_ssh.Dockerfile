@@ -1,0 +1,2 @@
+FROM alpine
+ADD git@github.com:strata-ml/strata /src

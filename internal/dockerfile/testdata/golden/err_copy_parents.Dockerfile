@@ -1,0 +1,2 @@
+FROM alpine
+COPY --parents ./src/*/main.py /app/

@@ -1,0 +1,2 @@
+FROM alpine
+COPY --bogus=1 a /b

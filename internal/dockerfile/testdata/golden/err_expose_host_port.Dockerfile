@@ -1,0 +1,2 @@
+FROM alpine
+EXPOSE 0.0.0.0:8080:80

@@ -1,0 +1,2 @@
+FROM alpine AS ok
+FROM --platform=linux/s390x alpine

@@ -1,0 +1,3 @@
+FROM alpine
+ARG SRC=build
+RUN --mount=from=$SRC,target=/in echo

@@ -1,0 +1,2 @@
+FROM alpine
+RUN --mount=type=secret,id=token cat /run/secrets/token

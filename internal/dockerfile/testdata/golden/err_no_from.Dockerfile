@@ -1,0 +1,2 @@
+ARG BASE=alpine
+ARG TAG=latest

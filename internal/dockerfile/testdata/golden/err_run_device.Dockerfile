@@ -1,0 +1,2 @@
+FROM alpine
+RUN --device=nvidia.com/gpu=all nvidia-smi

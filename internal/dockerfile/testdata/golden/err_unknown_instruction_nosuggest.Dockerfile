@@ -1,0 +1,2 @@
+FROM alpine
+FROBNICATE all the things

@@ -1,0 +1,4 @@
+from alpine as base
+run echo lower
+Copy a /b
+workdir /w

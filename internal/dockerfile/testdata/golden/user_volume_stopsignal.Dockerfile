@@ -1,0 +1,7 @@
+FROM alpine
+USER 1000:1000
+USER app
+VOLUME ["/data", "/models"]
+VOLUME /cache /tmp/x
+STOPSIGNAL SIGINT
+STOPSIGNAL 9

@@ -1,0 +1,5 @@
+FROM alpine
+WORKDIR /app
+WORKDIR src
+ENV DIR=/data
+WORKDIR $DIR/work
