@@ -79,7 +79,7 @@ func TestRefusesUnknownGlobals(t *testing.T) {
 }
 
 func TestTruncatedAndCorrupted(t *testing.T) {
-	for _, file := range []string{"dtc_wine.p2.pkl", "dtc_wine.p4.pkl", "dtc_wine.p5.pkl", "dtc_wine.joblib", "gbc_iris.joblib", "dtc_wine.joblib.z", "dtc_wine.joblib.xz"} {
+	for _, file := range []string{"dtc_wine.p2.pkl", "dtc_wine.p4.pkl", "dtc_wine.p5.pkl", "dtc_wine.joblib", "gbc_bc_zero.joblib", "lr_iris_ovr_str.joblib", "dtc_wine.joblib.z", "dtc_wine.joblib.xz"} {
 		data, err := os.ReadFile(filepath.Join("testdata", "models", file))
 		if err != nil {
 			t.Fatal(err)

@@ -14,8 +14,17 @@ import (
 	"github.com/ulikunitz/xz/lzma"
 )
 
-// MaxDecompressed bounds the size a compressed joblib file may expand to.
-const MaxDecompressed = 2 << 30
+// Limits on how far a compressed joblib file may expand: 1000 times its
+// size, but at least 64 MiB and at most 2 GiB. LZMA turns a few dozen bytes
+// into gigabytes; no model compresses that well.
+const (
+	maxRatio        = 1000
+	minDecompressed = 64 << 20
+	maxDecompressed = 2 << 30
+	// maxDict bounds the dictionary an LZMA-alone header may ask for: it is
+	// allocated before any data is read. 64 MiB is what xz -9 uses.
+	maxDict = 64 << 20
+)
 
 // decompress undoes joblib's compress= option, recognised by the prefixes
 // joblib itself checks (joblib/compressor.py). Anything else is returned
@@ -43,10 +52,12 @@ func decompress(data []byte) ([]byte, error) {
 		if !bytes.HasSuffix(bytes.TrimRight(data, "\x00"), []byte("YZ")) {
 			return nil, errors.New("joblib xz stream: truncated (no stream footer)")
 		}
+		// (For xz the library takes DictCap as a minimum, not a limit, so
+		// the dictionary is the size the block header states.)
 		r, err = xz.NewReader(bytes.NewReader(data))
 	case bytes.HasPrefix(data, []byte{0x5d, 0x00}):
 		kind = "lzma"
-		r, err = lzma.NewReader(bytes.NewReader(data))
+		r, err = lzma.ReaderConfig{DictCap: maxDict}.NewReader(bytes.NewReader(data))
 	case bytes.HasPrefix(data, []byte{0x04, 0x22, 0x4d, 0x18}):
 		return nil, errors.New("joblib lz4 compression is not supported; re-save with compress=('zlib', 3)")
 	case bytes.HasPrefix(data, []byte("ZF")):
@@ -57,12 +68,21 @@ func decompress(data []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("joblib %s stream: %w", kind, err)
 	}
-	out, err := io.ReadAll(io.LimitReader(r, MaxDecompressed+1))
+	limit := int64(min(max(maxRatio*int64(len(data)), minDecompressed), maxDecompressed))
+	// A pickle starts with PROTO 2-5; stop at once on anything else.
+	var head [2]byte
+	if _, err := io.ReadFull(r, head[:]); err != nil {
+		return nil, fmt.Errorf("joblib %s stream: %w", kind, err)
+	}
+	if head[0] != 0x80 || head[1] < 2 || head[1] > 5 {
+		return nil, fmt.Errorf("joblib %s stream does not hold a pickle (starts %#x %#x)", kind, head[0], head[1])
+	}
+	out, err := io.ReadAll(io.LimitReader(io.MultiReader(bytes.NewReader(head[:]), r), limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("joblib %s stream: %w", kind, err)
 	}
-	if len(out) > MaxDecompressed {
-		return nil, fmt.Errorf("joblib %s stream expands beyond %d bytes", kind, MaxDecompressed)
+	if int64(len(out)) > limit {
+		return nil, fmt.Errorf("joblib %s stream expands beyond %d bytes (%d times its size)", kind, limit, limit/int64(len(data)))
 	}
 	return out, nil
 }

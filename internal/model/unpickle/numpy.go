@@ -159,19 +159,19 @@ func (d *Dtype) PySetState(state any) error {
 	if !ok {
 		return fmt.Errorf("dtype fields %s are not a dict", describe(fields))
 	}
+	specs := make(map[string]any, len(*fieldDict))
+	for _, e := range *fieldDict {
+		if k, ok := e.Key.(string); ok {
+			specs[k] = e.Value
+		}
+	}
 	d.Fields = d.Fields[:0]
 	for _, n := range *nameList {
 		name, ok := n.(string)
 		if !ok {
 			return fmt.Errorf("dtype field name %s is not a string", describe(n))
 		}
-		var spec any
-		for _, e := range *fieldDict {
-			if k, ok := e.Key.(string); ok && k == name {
-				spec = e.Value
-			}
-		}
-		st, ok := spec.(*types.Tuple)
+		st, ok := specs[name].(*types.Tuple)
 		if !ok || st.Len() < 2 {
 			return fmt.Errorf("dtype field %q has no (dtype, offset) entry", name)
 		}
