@@ -107,12 +107,13 @@ func (e *env) fails(want string, args ...string) result {
 	if r.code == 0 {
 		e.t.Fatalf("strata %s succeeded, want an error containing %q\nstdout: %s", strings.Join(args, " "), want, r.stdout)
 	}
-	if !strings.Contains(r.stderr, want) {
-		e.t.Fatalf("strata %s: stderr %q, want it to contain %q", strings.Join(args, " "), r.stderr, want)
+	// Progress may come first; the error is one line starting "Error: ".
+	for _, line := range strings.Split(r.stderr, "\n") {
+		if strings.HasPrefix(line, "Error: ") && strings.Contains(line, want) {
+			return r
+		}
 	}
-	if !strings.HasPrefix(r.stderr, "Error: ") {
-		e.t.Fatalf("strata %s: stderr %q does not start with \"Error: \"", strings.Join(args, " "), r.stderr)
-	}
+	e.t.Fatalf("strata %s: stderr %q, want a line \"Error: ...%s...\"", strings.Join(args, " "), r.stderr, want)
 	return r
 }
 

@@ -40,9 +40,37 @@ func (b *builder) expandCommand(st *state, cmd instructions.Command) (map[string
 				used[name] = *v
 			}
 		}
+		for name := range res.Unmatched {
+			if _, declared := st.args[name]; !declared && plainReference(word, name) {
+				return "", fmt.Errorf("$%s is not defined: declare it with ARG %s (and pass --build-arg %s=...) or set it with ENV", name, name, name)
+			}
+		}
 		return res.Result, nil
 	})
 	return used, err
+}
+
+// plainReference says whether word uses $name or ${name} with no default
+// (${name:-x} and friends are meant to handle an unset variable).
+func plainReference(word, name string) bool {
+	if strings.Contains(word, "${"+name+"}") {
+		return true
+	}
+	for i := 0; ; {
+		j := strings.Index(word[i:], "$"+name)
+		if j < 0 {
+			return false
+		}
+		end := i + j + 1 + len(name)
+		if end == len(word) || !isNameChar(word[end]) {
+			return true
+		}
+		i = end
+	}
+}
+
+func isNameChar(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // hasEnv says whether ENV sets name (ENV wins over ARG).

@@ -153,6 +153,13 @@ func (b *builder) runStep(ctx context.Context, ds *dockerfile.Stage, index int, 
 		return b.errAt(cmd.Location(), err)
 	}
 	b.opts.Progress(Event{Step: step, Total: b.total, Stage: st.name, Instruction: ex.instruction, Status: "start"})
+	if ex.noHistory {
+		// ARG only declares: the steps that use its value carry it in
+		// their own keys, so a new value rebuilds them, not this step.
+		b.cached++
+		b.opts.Progress(Event{Step: step, Total: b.total, Stage: st.name, Instruction: ex.instruction, Status: "cached"})
+		return nil
+	}
 	in := ex.inputs
 	in.Parent = st.key
 	key := in.Key()
