@@ -49,13 +49,50 @@ func (l *logFile) write(stream string, line []byte) {
 
 func (l *logFile) Close() error { return l.f.Close() }
 
+// gate holds a stream's output until the container has started: before
+// that, what comes on runc's stderr is runc's own error, which strata
+// reports its own way.
+type gate struct {
+	open, drop chan struct{}
+}
+
+func newGate() *gate { return &gate{open: make(chan struct{}), drop: make(chan struct{})} }
+
 // copyStream copies r to tee (if any) as it comes and to the log line by
-// line, until r ends.
-func copyStream(r io.Reader, stream string, log *logFile, tee io.Writer) {
+// line, until r ends. With a gate, output waits until the gate opens and
+// is discarded if it is dropped instead.
+func copyStream(r io.Reader, stream string, log *logFile, tee io.Writer, g *gate) {
 	buf := make([]byte, 32*1024)
-	var partial []byte
+	var partial, held []byte
 	for {
 		n, err := r.Read(buf)
+		if g != nil {
+			if n > 0 {
+				held = append(held, buf[:n]...)
+			}
+			if err != nil {
+				select {
+				case <-g.open:
+				case <-g.drop:
+					return
+				}
+			} else {
+				select {
+				case <-g.open:
+				case <-g.drop:
+					held = nil
+				default:
+					continue
+				}
+			}
+			g = nil
+			n = copy(buf, held)
+			if n < len(held) {
+				buf = held
+				n = len(held)
+			}
+			held = nil
+		}
 		if n > 0 {
 			chunk := buf[:n]
 			if tee != nil {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-ml/strata/internal/snapshot"
 )
 
 // RunOptions connect a container's process to its caller.
@@ -49,13 +51,13 @@ func (r *Runtime) Run(ctx context.Context, st *State, o RunOptions) (code int, e
 	dir := r.Dir(st.ID)
 	rootfs := filepath.Join(dir, "rootfs")
 	lowers := append([]string{filepath.Join(dir, "init")}, st.Lowers...)
-	if err := mountOverlay(lowers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"), rootfs); err != nil {
+	if err := snapshot.Mount(lowers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"), rootfs); err != nil {
 		return -1, err
 	}
 	mounted := true
 	defer func() {
 		if mounted {
-			unmount(rootfs)
+			snapshot.Unmount(rootfs)
 		}
 	}()
 	pidFile := filepath.Join(dir, "pid")
@@ -69,6 +71,7 @@ func (r *Runtime) Run(ctx context.Context, st *State, o RunOptions) (code int, e
 	var log *logFile
 	var copies sync.WaitGroup
 	var readers []*os.File
+	var errGate *gate
 	if o.Terminal != nil {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Terminal, o.Terminal, o.Terminal
 	} else {
@@ -79,11 +82,13 @@ func (r *Runtime) Run(ctx context.Context, st *State, o RunOptions) (code int, e
 		if o.Stdin != nil {
 			cmd.Stdin = o.Stdin
 		}
+		errGate = newGate()
 		for _, s := range []struct {
 			name string
 			tee  io.Writer
 			dst  *io.Writer
-		}{{"stdout", o.Stdout, &cmd.Stdout}, {"stderr", o.Stderr, &cmd.Stderr}} {
+			gate *gate
+		}{{"stdout", o.Stdout, &cmd.Stdout, nil}, {"stderr", o.Stderr, &cmd.Stderr, errGate}} {
 			pr, pw, err := os.Pipe()
 			if err != nil {
 				return -1, fmt.Errorf("run container: %w", err)
@@ -92,10 +97,10 @@ func (r *Runtime) Run(ctx context.Context, st *State, o RunOptions) (code int, e
 			*s.dst = pw
 			readers = append(readers, pr)
 			copies.Add(1)
-			go func(name string, tee io.Writer) {
+			go func(name string, tee io.Writer, g *gate) {
 				defer copies.Done()
-				copyStream(pr, name, log, tee)
-			}(s.name, s.tee)
+				copyStream(pr, name, log, tee, g)
+			}(s.name, s.tee, s.gate)
 		}
 		// Keep terminal signals (Ctrl-C) for us to forward.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -119,6 +124,9 @@ func (r *Runtime) Run(ctx context.Context, st *State, o RunOptions) (code int, e
 	stops := 0
 	start := func() {
 		started = true
+		if errGate != nil {
+			close(errGate.open)
+		}
 		st.Pid = readPid(pidFile)
 		st.PidStart = procStart(st.Pid)
 		st.Status = Running
@@ -182,6 +190,9 @@ wait:
 			start()
 		}
 	}
+	if !started && errGate != nil {
+		close(errGate.drop)
+	}
 	if px != nil {
 		px.close()
 	} else {
@@ -197,7 +208,7 @@ wait:
 		st.OOMKilled = oomKilled(st.ID)
 		_ = rt.delete(context.WithoutCancel(ctx), st.ID)
 	}
-	unmount(rootfs)
+	snapshot.Unmount(rootfs)
 	mounted = false
 	st.Pid, st.PidStart = 0, 0
 	st.FinishedAt = time.Now().UTC()

@@ -172,22 +172,6 @@ func killProcess(pid int) {
 	}
 }
 
-// unmount detaches a mount point, lazily if it is busy; nothing mounted
-// there is fine.
-func unmount(target string) {
-	for i := 0; i < 10; i++ {
-		err := unix.Unmount(target, 0)
-		if err == nil {
-			continue // stacked mounts: unmount until none is left
-		}
-		if errors.Is(err, unix.EBUSY) {
-			_ = unix.Unmount(target, unix.MNT_DETACH)
-			continue
-		}
-		return // EINVAL: not a mount point; ENOENT: gone
-	}
-}
-
 // writeJSON writes v to path (a fresh file, no fsync: a bundle is
 // rewritten whenever it matters).
 func writeJSON(path string, v any) error {

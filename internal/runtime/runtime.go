@@ -20,9 +20,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gofrs/flock"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/gofrs/flock"
+
+	"github.com/strata-ml/strata/internal/snapshot"
 )
 
 // ErrNotFound is returned for a container name or ID that matches none.
@@ -410,7 +412,7 @@ func (r *Runtime) cleanup(st *State) {
 		killProcess(st.Pid)
 	}
 	_ = r.runc(st).delete(context.Background(), st.ID)
-	unmount(filepath.Join(r.Dir(st.ID), "rootfs"))
+	snapshot.Unmount(filepath.Join(r.Dir(st.ID), "rootfs"))
 }
 
 // lock takes container id's lock, serialising reconciliation and removal.
@@ -550,4 +552,23 @@ func hasEnv(env []string, key string) bool {
 		}
 	}
 	return false
+}
+
+// SnapshotRoots lists the chain IDs of the snapshots containers mount, for
+// snapshot.Store.Prune's keep: a container's layers stay unpacked while it
+// exists.
+func (r *Runtime) SnapshotRoots(ctx context.Context) ([]v1.Hash, error) {
+	list, err := r.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []v1.Hash
+	for _, st := range list {
+		for _, l := range st.Lowers {
+			if h, err := v1.NewHash("sha256:" + filepath.Base(l)); err == nil {
+				out = append(out, h)
+			}
+		}
+	}
+	return out, nil
 }

@@ -11,6 +11,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-ml/strata/internal/snapshot"
 )
 
 // StepSpec describes one process run on an overlay of read-only layers
@@ -107,10 +109,10 @@ func RunStep(ctx context.Context, s StepSpec) (exitCode int, err error) {
 	}
 	rootfs := filepath.Join(bundle, "rootfs")
 	lowers := append([]string{filepath.Join(bundle, "init")}, s.Lowers...)
-	if err := mountOverlay(lowers, s.Upper, s.Work, rootfs); err != nil {
+	if err := snapshot.Mount(lowers, s.Upper, s.Work, rootfs); err != nil {
 		return -1, fmt.Errorf("run step: %w", err)
 	}
-	defer unmount(rootfs)
+	defer snapshot.Unmount(rootfs)
 	rt := ociRuntime{bin: s.Runtime, root: s.StateRoot}
 	if rt.bin == "" {
 		rt.bin = "runc"
