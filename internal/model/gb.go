@@ -45,13 +45,15 @@ var newGBLosses = map[string]string{
 
 // newLossClasses says which names under sklearn._loss may be rebuilt (as
 // inert data) for sklearn >= 1.4 gradient boosting pickles: the losses,
-// their links and intervals, and the Cython loss objects' unpickle helpers.
+// their links and intervals, and the Cython loss objects (CyHalfBinomialLoss
+// ...) with their __pyx_unpickle_ helpers. Only the loss's class name is
+// read; the rest stays inert.
 func newLossClasses(name string) bool {
 	switch name {
 	case "IdentityLink", "LogitLink", "HalfLogitLink", "MultinomialLogit", "LogLink", "Interval":
 		return true
 	}
-	return newGBLosses[name] != "" || strings.HasPrefix(name, "__pyx_unpickle_Cy")
+	return newGBLosses[name] != "" || strings.HasPrefix(name, "__pyx_unpickle_Cy") || strings.HasPrefix(name, "Cy")
 }
 
 // gradientBoosting is GradientBoostingClassifier or GradientBoostingRegressor.

@@ -322,6 +322,62 @@ def sk13_tree_fixture(outdir):
     return g
 
 
+def sk14_gb_fixture(outdir, name, dataset, loss_old, loss_new):
+    """A GradientBoostingClassifier pickle whose loss is named as sklearn 1.4+
+    names it (sklearn._loss.loss.*), with goldens computed the 1.4 way.
+
+    sklearn 1.2 cannot fit such a model, so the 1.2 model is pickled with
+    protocol 2 and its loss class renamed; the goldens replay sklearn 1.4's
+    arithmetic with the same building blocks: _init_raw_predictions
+    (clip, then LogitLink.link = scipy logit, or MultinomialLogit.link =
+    log(p / gmean(p))), predict_stages, and expit / softmax.
+    """
+    from scipy.special import expit, logit
+    from scipy.stats import gmean
+    from sklearn.ensemble._gradient_boosting import predict_stages
+    from sklearn.utils.extmath import softmax
+
+    X, y, _ = data(dataset)
+    Xtr, Xte, ytr, yte = split(X, y)
+    gb = GradientBoostingClassifier(n_estimators=6, max_depth=2, random_state=0).fit(Xtr, ytr)
+    raw_pickle = pickle.dumps(gb, protocol=2)
+    old = b"csklearn.ensemble._gb_losses\n" + loss_old.encode() + b"\n"
+    assert raw_pickle.count(old) == 1, old
+    with open(os.path.join(outdir, "models", f"{name}.p2.pkl"), "wb") as f:
+        f.write(raw_pickle.replace(old, b"csklearn._loss.loss\n" + loss_new.encode() + b"\n"))
+
+    rows = np.array(Xte[:MAX_ROWS], dtype=np.float64)
+    eps = np.finfo(np.float32).eps
+    p = np.clip(gb.init_.predict_proba(rows), eps, 1 - eps, dtype=np.float64)
+    if len(gb.classes_) == 2:
+        raw = logit(p[:, 1]).reshape(-1, 1)
+    else:
+        raw = np.log(p / gmean(p, axis=1)[:, np.newaxis])
+    raw = np.ascontiguousarray(raw, dtype=np.float64)
+    predict_stages(gb.estimators_, rows.astype(np.float32), gb.learning_rate, raw)
+    if raw.shape[1] == 1:
+        proba = np.empty((len(rows), 2))
+        proba[:, 1] = expit(raw[:, 0])
+        proba[:, 0] = 1 - proba[:, 1]
+        enc = (raw[:, 0] >= 0).astype(int)
+    else:
+        proba = softmax(raw, copy=True)
+        enc = np.argmax(raw, axis=1)
+    return {
+        "name": name,
+        "estimator": "GradientBoostingClassifier",
+        "class": "sklearn.ensemble._gb.GradientBoostingClassifier",
+        "sklearn_version": sklearn.__version__,
+        "n_features": int(gb.n_features_in_),
+        "formats": ["p2.pkl"],
+        "rows": [[hexf(v) for v in r] for r in rows],
+        "edges": [],
+        "classes": [label(c) for c in gb.classes_],
+        "predict": [label(gb.classes_[k]) for k in enc],
+        "predict_proba": [[hexf(v) for v in r] for r in proba],
+    }
+
+
 def renamed_numpy2(src, dst):
     """Rewrite a pickle as numpy 2 writes it: numpy.core.* becomes numpy._core.*.
 
@@ -403,6 +459,11 @@ def generate(outdir):
                 g["formats"].append(f"np2.{p}.pkl")
         write_json(os.path.join(outdir, "golden", f"{name}.json"), g)
     write_json(os.path.join(outdir, "golden", "dtc_iris_sk13.json"), sk13_tree_fixture(outdir))
+    for name, ds, old, new in [
+        ("gbc_iris_sk14", "iris", "MultinomialDeviance", "HalfMultinomialLoss"),
+        ("gbc_bc_sk14", "breast_cancer", "BinomialDeviance", "HalfBinomialLoss"),
+    ]:
+        write_json(os.path.join(outdir, "golden", f"{name}.json"), sk14_gb_fixture(outdir, name, ds, old, new))
     hostile(outdir)
 
 
