@@ -71,7 +71,9 @@ func Apply(ctx context.Context, dir string, r io.Reader) (int64, error) {
 	}
 	ra := newReadahead(tarStream)
 	defer ra.Close()
-	a := &applier{root: root, dirs: map[string]string{"": root}, buf: make([]byte, 1<<20)}
+	buf := getBlock()
+	defer putBlock(buf)
+	a := &applier{root: root, dirs: map[string]string{"": root}, buf: buf}
 	if err := a.run(ctx, ra); err != nil {
 		return a.size, err
 	}

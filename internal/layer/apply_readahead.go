@@ -35,7 +35,7 @@ func newReadahead(r io.Reader) *readahead {
 		quit: make(chan struct{}),
 	}
 	for range readaheadBlocks + 1 {
-		ra.free <- make([]byte, readaheadBlock)
+		ra.free <- nil // allocated from blocks when first needed
 	}
 	ra.done.Add(1)
 	go ra.fill(r)
@@ -51,6 +51,9 @@ func (ra *readahead) fill(r io.Reader) {
 		case buf = <-ra.free:
 		case <-ra.quit:
 			return
+		}
+		if buf == nil {
+			buf = getBlock()
 		}
 		n, err := io.ReadFull(r, buf)
 		if err == io.ErrUnexpectedEOF {
@@ -90,9 +93,32 @@ func (ra *readahead) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Close stops the goroutine and waits for it, so the source may be closed.
+// Close stops the goroutine and waits for it, so the source may be
+// closed, and recycles the blocks.
 func (ra *readahead) Close() error {
 	close(ra.quit)
 	ra.done.Wait()
-	return nil
+	for {
+		select {
+		case b := <-ra.free:
+			putBlock(b)
+		case blk := <-ra.full:
+			putBlock(blk.b)
+		default:
+			putBlock(ra.spent)
+			ra.spent, ra.cur = nil, nil
+			return nil
+		}
+	}
+}
+
+// blocks recycles 1 MiB buffers across extractions.
+var blocks = sync.Pool{New: func() any { return new([readaheadBlock]byte) }}
+
+func getBlock() []byte { return blocks.Get().(*[readaheadBlock]byte)[:] }
+
+func putBlock(b []byte) {
+	if cap(b) == readaheadBlock {
+		blocks.Put((*[readaheadBlock]byte)(b[:readaheadBlock]))
+	}
 }
