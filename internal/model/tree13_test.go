@@ -125,3 +125,44 @@ func TestTreeRejectsLoops(t *testing.T) {
 		t.Fatalf("bad feature: %v", err)
 	}
 }
+
+// obj makes a decoded sklearn object with the given attributes.
+func obj(module, name string, attrs map[string]any) *unpickle.Object {
+	d := types.NewDict()
+	for k, v := range attrs {
+		d.Set(k, v)
+	}
+	return &unpickle.Object{Class: &unpickle.Class{Module: module, Name: name}, State: d}
+}
+
+func TestErrorsNameTheField(t *testing.T) {
+	good := []node13{
+		{left: 1, right: 2, feature: 0, threshold: 0.5},
+		{left: -1, right: -1, feature: -2, threshold: -2},
+		{left: -1, right: -1, feature: -2, threshold: -2},
+	}
+	bad := append([]node13(nil), good...)
+	bad[0].feature = 7
+	classes := &unpickle.Array{Dtype: &unpickle.Dtype{Kind: 'i', ItemSize: 8}, Shape: []int{1}, Data: make([]byte, 8)}
+	tree := func(nodes []node13) *unpickle.Object {
+		return obj("sklearn.tree._classes", "DecisionTreeClassifier", map[string]any{
+			"n_features_in_": 2, "n_outputs_": 1, "classes_": classes,
+			"tree_": hand13Tree(t, nodes, make([]float64, 3), 1),
+		})
+	}
+	forest := obj("sklearn.ensemble._forest", "RandomForestClassifier", map[string]any{
+		"n_features_in_": 2, "n_outputs_": 1, "classes_": classes,
+		"estimators_": types.NewListFromSlice([]any{tree(good), tree(good), tree(good), tree(bad)}),
+	})
+	_, err := (&builder{}).build(forest)
+	want := "RandomForestClassifier.estimators_[3]: DecisionTreeClassifier.tree_: nodes[0]: feature 7 out of range for 2 features"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error %v\nwant  %s", err, want)
+	}
+	// A pipeline that contains itself stops at the nesting bound.
+	loop := obj("sklearn.pipeline", "Pipeline", nil)
+	loop.State.(*types.Dict).Set("steps", types.NewListFromSlice([]any{types.NewTupleFromSlice([]any{"again", loop})}))
+	if _, err := (&builder{}).build(loop); err == nil || !strings.Contains(err.Error(), "nest more than") {
+		t.Fatalf("self-containing pipeline: %v", err)
+	}
+}
