@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 )
 
@@ -56,7 +57,14 @@ func (e *Error) Unwrap() error { return e.Err }
 const maxLine = bufio.MaxScanTokenSize - 1
 
 // Parse parses src, the Dockerfile called name.
-func Parse(name string, src []byte) (*Dockerfile, error) {
+func Parse(name string, src []byte) (_ *Dockerfile, err error) {
+	defer func() {
+		// BuildKit's parser is not ours; a panic in it is a refused file,
+		// not a crashed strata.
+		if r := recover(); r != nil {
+			err = &Error{File: name, Err: fmt.Errorf("BuildKit's parser failed on this file: %v", r)}
+		}
+	}()
 	if len(bytes.TrimSpace(src)) == 0 {
 		return nil, &Error{File: name, Err: errors.New("the Dockerfile is empty")}
 	}
@@ -80,6 +88,7 @@ func Parse(name string, src []byte) (*Dockerfile, error) {
 		return nil, e
 	}
 	df := &Dockerfile{Name: name, EscapeToken: res.EscapeToken}
+	lint := linter.New(&linter.Config{})
 	for _, w := range res.Warnings {
 		line := 0
 		if w.Location != nil {
@@ -88,7 +97,8 @@ func Parse(name string, src []byte) (*Dockerfile, error) {
 		df.Warnings = append(df.Warnings, fmt.Sprintf("%s:%d: %s", name, line, w.Short))
 	}
 	for _, node := range res.AST.Children {
-		inst, err := instructions.ParseInstruction(node)
+		// A nil linter panics on a "# check=" comment above an instruction.
+		inst, err := instructions.ParseInstructionWithLinter(node, lint)
 		if err != nil {
 			return nil, instructionError(name, node, err)
 		}

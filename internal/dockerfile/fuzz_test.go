@@ -39,6 +39,9 @@ func FuzzParse(f *testing.F) {
 			if strings.ContainsAny(msg, "\n\r") {
 				t.Errorf("error %q has several lines or a stack trace", msg)
 			}
+			if strings.Contains(msg, "parser failed") {
+				t.Errorf("BuildKit panicked, and Parse recovered: %q", msg)
+			}
 			return
 		}
 		if len(df.Stages) == 0 {
