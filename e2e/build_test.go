@@ -135,6 +135,14 @@ func TestBuildCacheExplains(t *testing.T) {
 		t.Fatalf("step 3 reason %q:\n%s", why, out)
 	}
 
+	// prune drops the cache of layers no image uses, keeps the rest.
+	if out := e.ok("prune", "-f"); !strings.Contains(out, "Deleted build cache records:") {
+		t.Fatalf("prune after rebuilds:\n%s", out)
+	}
+	if _, out := e.build("-t", "app", dir); strings.Contains(out, "rebuilt:") {
+		t.Fatalf("rebuild after prune missed the cache:\n%s", out)
+	}
+
 	// The history is the article's table.
 	hist := e.ok("history", "--no-trunc", "app")
 	for _, want := range []string{"WORKDIR /app", "COPY requirements.txt .", "RUN cat requirements.txt > installed.txt", "COPY . .", `CMD ["python", "app.py"]`} {

@@ -150,12 +150,14 @@ func (c *Cache) Layers(ctx context.Context) ([]v1.Descriptor, error) {
 }
 
 // Prune removes every record whose layer is not in keep (the blobs named
-// images use), and every record without a layer, and forgets the inputs
-// of past builds. It returns how many records it removed.
+// images use), and unreadable records. Records without a layer (metadata
+// steps) are a few hundred bytes and stay, so that rebuilding an image
+// that is still named finds every step. It returns how many records it
+// removed.
 func (c *Cache) Prune(ctx context.Context, keep map[v1.Hash]bool) (int, error) {
 	n := 0
 	err := c.walk(func(p string, r *Record) error {
-		if r != nil && r.Layer != nil && keep[r.Layer.Digest] {
+		if r != nil && (r.Layer == nil || keep[r.Layer.Digest]) {
 			return nil
 		}
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-ml/strata/internal/cache"
 	"github.com/strata-ml/strata/internal/progress"
 )
 
@@ -16,9 +17,11 @@ func newPruneCmd(o *options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove unused data",
-		Long: `Remove dangling images (those left without a name), every blob that no
-named image references, and partial writes that interrupted commands left
-behind. Reports the space reclaimed.`,
+		Long: `Remove dangling images (those left without a name), build cache entries
+whose layers no named image uses, every blob that no named image
+references, and partial writes that interrupted commands left behind.
+Reports the space reclaimed. The layers of named images stay cached, so
+rebuilding them after a prune is still a cache hit.`,
 		Example: `  strata prune
   strata prune -f`,
 		Args: cobra.NoArgs,
@@ -36,6 +39,20 @@ behind. Reports the space reclaimed.`,
 			if err != nil {
 				return err
 			}
+			// Build cache records whose layers no named image uses go
+			// first, so their blobs are collected with the rest.
+			c, err := cache.Open(s.Root(), s.Content())
+			if err != nil {
+				return err
+			}
+			live, err := s.Live(cmd.Context())
+			if err != nil {
+				return err
+			}
+			records, err := c.Prune(cmd.Context(), live)
+			if err != nil {
+				return fmt.Errorf("prune build cache: %w", err)
+			}
 			res, err := s.Prune(cmd.Context())
 			if len(res.Deleted) > 0 {
 				fmt.Fprintln(o.stdout, "Deleted:")
@@ -43,6 +60,9 @@ behind. Reports the space reclaimed.`,
 					fmt.Fprintf(o.stdout, "deleted: %s\n", d)
 				}
 				fmt.Fprintln(o.stdout)
+			}
+			if records > 0 {
+				fmt.Fprintf(o.stdout, "Deleted build cache records: %d\n", records)
 			}
 			fmt.Fprintf(o.stdout, "Total reclaimed space: %s\n", humanSize(res.Reclaimed))
 			return err

@@ -157,6 +157,10 @@ func (s *Store) collect(ctx context.Context, ingest bool) ([]v1.Hash, int64, err
 	return deleted, freed, nil
 }
 
+// Live is the set of blobs that named images (and registered roots) need:
+// what Prune keeps.
+func (s *Store) Live(ctx context.Context) (map[v1.Hash]bool, error) { return s.live(ctx) }
+
 // live is the set of blobs that named images and registered roots need.
 func (s *Store) live(ctx context.Context) (map[v1.Hash]bool, error) {
 	recs, err := s.index.Records(ctx)
