@@ -2,6 +2,8 @@ package dockerfile
 
 import (
 	"fmt"
+	"net/url"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -66,6 +68,11 @@ func (df *Dockerfile) validateCommand(cmd instructions.Command) error {
 		if len(c.ExcludePatterns) > 0 {
 			return df.errAt(loc, "COPY --exclude is not supported")
 		}
+		for _, src := range c.SourcePaths {
+			if c.From == "" && (isGit(src) || isURL(src)) {
+				return df.errAt(loc, "COPY %s: COPY copies local files only; use ADD for a URL", src)
+			}
+		}
 	case *instructions.AddCommand:
 		if len(c.ExcludePatterns) > 0 {
 			return df.errAt(loc, "ADD --exclude is not supported")
@@ -100,12 +107,32 @@ func hostPlatform(p string) bool {
 	return os == "linux" && arch == runtime.GOARCH
 }
 
+var (
+	protoRE  = regexp.MustCompile(`^[a-zA-Z0-9]+://`)
+	scpGitRE = regexp.MustCompile(`^([a-zA-Z0-9-_]+)@([a-zA-Z0-9-.]+):(.*?)(?:\?(.*?))?(?:#(.*))?$`)
+)
+
+// isGit says whether BuildKit's ADD would fetch s as a git repository, as
+// its dfgitutil.ParseGitRef decides: git:// and ssh:// URLs, user@host:path,
+// and http(s) URLs whose path ends in .git (https://host/repo.git#ref); a
+// local path that ends in .git is not one.
 func isGit(s string) bool {
-	return strings.HasPrefix(s, "git@") || strings.HasPrefix(s, "git://") || strings.HasSuffix(s, ".git")
+	if p := protoRE.FindString(s); p != "" {
+		switch strings.ToLower(strings.TrimSuffix(p, "://")) {
+		case "git", "ssh":
+			return true
+		case "http", "https":
+			u, err := url.Parse(s)
+			return err == nil && strings.HasSuffix(u.Path, ".git")
+		}
+		return false
+	}
+	return scpGitRE.MatchString(s)
 }
 
+// isURL says whether BuildKit's ADD would download s over HTTP.
 func isURL(s string) bool {
-	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+	return (strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")) && !isGit(s)
 }
 
 // checkPort checks an EXPOSE port: PORT or FROM-TO, then /tcp, /udp or

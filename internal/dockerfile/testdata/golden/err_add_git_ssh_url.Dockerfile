@@ -1,0 +1,2 @@
+FROM alpine
+ADD ssh://git@example.com/org/repo /src
