@@ -159,10 +159,11 @@ func (s *Store) collect(ctx context.Context, ingest bool) ([]v1.Hash, int64, err
 
 // Live is the set of blobs that named images (and registered roots) need:
 // what Prune keeps.
-func (s *Store) Live(ctx context.Context) (map[v1.Hash]bool, error) { return s.live(ctx) }
+func (s *Store) Live(ctx context.Context) (map[v1.Hash]bool, error) { return s.live(ctx, true) }
 
-// live is the set of blobs that named images and registered roots need.
-func (s *Store) live(ctx context.Context) (map[v1.Hash]bool, error) {
+// live is the set of blobs that images and registered roots need; with
+// namedOnly, dangling images do not count.
+func (s *Store) live(ctx context.Context, namedOnly ...bool) (map[v1.Hash]bool, error) {
 	recs, err := s.index.Records(ctx)
 	if err != nil {
 		return nil, err
@@ -170,6 +171,9 @@ func (s *Store) live(ctx context.Context) (map[v1.Hash]bool, error) {
 	live := map[v1.Hash]bool{}
 	var roots []v1.Descriptor
 	for _, r := range recs {
+		if r.Name == "" && len(namedOnly) > 0 && namedOnly[0] {
+			continue
+		}
 		roots = append(roots, r.Target)
 	}
 	for _, fn := range s.roots {
