@@ -12,7 +12,6 @@ package unpickle
 import (
 	"errors"
 	"fmt"
-	"runtime/debug"
 
 	gopickle "github.com/nlpodyssey/gopickle/pickle"
 	"github.com/nlpodyssey/gopickle/types"
@@ -68,11 +67,16 @@ type function struct {
 	call         func(args []any) (any, error)
 }
 
-// Call implements gopickle's types.Callable.
+// Call implements gopickle's types.Callable. Bytes come back as a
+// *types.ByteArray: the guard's shadow stack takes every call result to be
+// hashable (gopickle keys Go maps with set members), and a []byte is not.
 func (f *function) Call(args ...any) (any, error) {
 	v, err := f.call(args)
 	if err != nil {
 		return nil, fmt.Errorf("%s.%s: %w", f.module, f.name, err)
+	}
+	if b, ok := v.([]byte); ok {
+		return types.NewByteArrayFromSlice(b), nil
 	}
 	return v, nil
 }
@@ -97,11 +101,11 @@ func Decode(data []byte, allow Allow) (v any, err error) {
 	if err != nil {
 		return nil, err
 	}
-	// Belt and braces: the guard checks every argument gopickle reads, but a
-	// few malformed stack shapes still make gopickle index out of range.
+	// Belt and braces: the guard checks every argument and stack shape
+	// gopickle relies on, so this should never fire.
 	defer func() {
 		if r := recover(); r != nil {
-			v, err = nil, fmt.Errorf("malformed pickle (decoder panicked: %v)\n%s", r, firstFrames(debug.Stack()))
+			v, err = nil, fmt.Errorf("malformed pickle (decoder panicked: %v)", r)
 		}
 	}()
 	d := &decoder{allow: allow}
@@ -149,15 +153,6 @@ func (d *decoder) wrap(err error) error {
 		return fmt.Errorf("truncated pickle (ends at byte %d without STOP): %w", len(d.g.data), err)
 	}
 	return fmt.Errorf("bad pickle near byte %d: %w", d.g.pos, err)
-}
-
-// firstFrames keeps a stack trace short enough for an error message.
-func firstFrames(stack []byte) string {
-	const max = 2000
-	if len(stack) > max {
-		return string(stack[:max]) + "..."
-	}
-	return string(stack)
 }
 
 // findClass is gopickle's FindClass hook: the allowlist.

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nlpodyssey/gopickle/types"
 )
 
 func allowSklearn(module, name string) bool { return strings.HasPrefix(module, "sklearn.") }
@@ -110,5 +112,18 @@ func TestNumpyLayouts(t *testing.T) {
 	vs, err := u.Values()
 	if err != nil || len(vs) != 1 || vs[0] != "ab" {
 		t.Fatalf("unicode values %v, %v", vs, err)
+	}
+}
+
+// Regression (found by FuzzRead): _codecs.encode made a Go []byte, which
+// the guard took for hashable; gopickle then panicked putting it in a set.
+func TestBytesFromCallsAreHashable(t *testing.T) {
+	data := "\x80\x04(c_codecs\nencode\n\x8c\x01a\x8c\x06latin1\x86R\x91."
+	v, err := Decode([]byte(data), allowSklearn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := v.(*types.FrozenSet); !ok {
+		t.Fatalf("decoded %T", v)
 	}
 }
