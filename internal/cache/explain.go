@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -38,7 +39,11 @@ func (c *Cache) SaveInputs(stepID string, in Inputs) error {
 	if err != nil {
 		return err
 	}
-	return content.WriteFileAtomic(filepath.Join(c.dir, "steps", stepID+".json"), b, 0o644)
+	p := filepath.Join(c.dir, "steps", stepID+".json")
+	if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, b) {
+		return nil
+	}
+	return content.WriteFileAtomic(p, b, 0o644)
 }
 
 // Explain says in a few words why a step whose key missed had to run,

@@ -54,6 +54,13 @@ func (s *Store) Tag(ctx context.Context, name reference.Reference, target v1.Des
 	}
 	key := name.Name()
 	now := time.Now().UTC()
+	if recs, err := s.index.Records(ctx); err == nil {
+		for _, r := range recs {
+			if r.Name == key && r.Target.Digest == target.Digest {
+				return nil // already so: leave the index (and its fsync) alone
+			}
+		}
+	}
 	return s.index.Update(ctx, func(recs []Record) ([]Record, error) {
 		var out []Record
 		var previous *Record
