@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# First-run unpack benchmark: a ~1 GB root filesystem like an ML/Python
+# base image (large libraries and weights, tens of thousands of small
+# files), unpacked into a runnable root filesystem by strata (snapshot
+# Prepare: read, verify, decompress, extract), by `umoci unpack` from the
+# same OCI layout, and loaded by podman (which unpacks as it loads), side
+# by side in one run. Run as root. Prints a Markdown section for
+# BENCHMARKS.md.
+# Usage: bench/unpack.sh [SIZE_MB] [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+size_mb=${1:-1000}
+runs=${2:-3}
+[ "$(id -u)" = 0 ] || { echo "bench/unpack.sh: run as root (unpacking keeps owners and devices)" >&2; exit 1; }
+
+need=()
+for pkg in umoci podman skopeo hyperfine python3; do
+	command -v "$pkg" >/dev/null || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+work=$(mktemp -d /var/tmp/strata-unpack.XXXXXX)
+podman=(podman --root "$work/podman" --runroot "$work/podman-run" --storage-driver overlay)
+trap '"${podman[@]}" rmi -af >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+go build -o "$work/strata" ./cmd/strata
+go test -c -o "$work/snapshot.test" ./internal/snapshot
+strata="$work/strata"
+
+# A root filesystem like a Python/ML base image: 60% of the bytes in 40
+# large files (half incompressible, half compressible text), the rest in
+# small files of 1-24 KiB spread over many directories.
+echo "== making a ${size_mb} MB root filesystem" >&2
+python3 - "$work/rootfs" "$size_mb" <<'PY'
+import os, sys, random
+root, mb = sys.argv[1], int(sys.argv[2])
+random.seed(7)
+words = [b"import", b"numpy", b"tensor", b"def", b"return", b"class", b"self", b"layer", b"weights", b"\n", b"    "]
+def text(n):
+    out = bytearray()
+    while len(out) < n:
+        out += b" ".join(random.choice(words) for _ in range(256))
+    return bytes(out[:n])
+large_total = mb * 1024 * 1024 * 6 // 10
+lib = os.path.join(root, "usr/lib/python3/site-packages")
+os.makedirs(lib, exist_ok=True)
+chunk = text(1 << 20)
+for i in range(40):
+    with open(os.path.join(lib, "big%02d.so" % i), "wb") as f:
+        left = large_total // 40
+        while left > 0:
+            n = min(left, 1 << 20)
+            f.write(os.urandom(n) if i % 2 == 0 else chunk[:n])
+            left -= n
+small_total = mb * 1024 * 1024 - large_total
+i = 0
+pool = text(1 << 21)
+while small_total > 0:
+    d = os.path.join(root, "usr/lib/python3/pkg%03d/mod%02d" % (i // 400, (i // 20) % 20))
+    os.makedirs(d, exist_ok=True)
+    n = random.randint(1024, 24 * 1024)
+    off = random.randint(0, len(pool) - n)
+    with open(os.path.join(d, "file%d.py" % i), "wb") as f:
+        f.write(pool[off:off + n])
+    small_total -= n
+    i += 1
+os.symlink("python3", os.path.join(root, "usr/lib/python"))
+os.makedirs(os.path.join(root, "usr/bin"), exist_ok=True)
+os.link(os.path.join(lib, "big00.so"), os.path.join(root, "usr/bin/hardlinked.so"))
+PY
+tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
+rm -rf "$work/rootfs"
+bytes=$(stat -c %s "$work/rootfs.tar")
+files=$(tar -tf "$work/rootfs.tar" | wc -l)
+echo "tarball: $bytes bytes, $files entries" >&2
+
+# One image, two layouts: the layer uncompressed (as strata import stores
+# it) and gzip-compressed (as registries serve it).
+export STRATA_ROOT="$work/store"
+"$strata" import "$work/rootfs.tar" big:plain >/dev/null
+rm -f "$work/rootfs.tar"
+"$strata" save -o "$work/plain.tar" big:plain
+mkdir -p "$work/oci-plain" && tar -C "$work/oci-plain" -xf "$work/plain.tar"
+skopeo copy -q --dest-compress --dest-compress-format gzip "oci:$work/oci-plain:plain" "oci:$work/oci-gzip:gzip"
+# The gzip layout, packed as an archive strata and podman load.
+(cd "$work/oci-gzip" && tar -cf "$work/gzip.tar" .)
+"$strata" load -i "$work/gzip.tar" >/dev/null
+# The loaded image, by its ID (the config's digest).
+gzip_id=$(python3 - "$work/oci-gzip" <<'PY'
+import json, sys
+d = sys.argv[1]
+m = json.load(open(d + "/index.json"))["manifests"][0]["digest"].split(":")[1]
+print(json.load(open(d + "/blobs/sha256/" + m))["config"]["digest"])
+PY
+)
+gzip_bytes=$(du -sb "$work/oci-gzip/blobs" | cut -f1)
+
+drop="sync; echo 3 > /proc/sys/vm/drop_caches"
+unpack() { # NAME IMAGE [ENV...]
+	echo "env STRATA_ROOT=$STRATA_ROOT STRATA_BENCH_IMAGE=$2 ${*:3} $work/snapshot.test -test.run '^TestUnpackImage\$'"
+}
+hf() { hyperfine --style none --runs "$runs" --export-json "$work/$1.json" "${@:2}" >&2; }
+for layout in plain gzip; do
+	img=big:$layout
+	[ $layout = gzip ] && img=$gzip_id
+	hf "$layout" \
+		--prepare "rm -rf $work/bundle $STRATA_ROOT/snapshots/sha256/*; $drop" \
+		-n "strata" "$(unpack strata "$img")" \
+		-n "strata NoSync" "$(unpack strata "$img" STRATA_BENCH_NOSYNC=1)" \
+		-n "umoci" "umoci unpack --image $work/oci-$layout:$layout $work/bundle >/dev/null"
+done
+hf podman \
+	--prepare "${podman[*]} rmi -af >/dev/null 2>&1 || true; $drop" \
+	-n "podman load" "${podman[*]} load -q -i $work/gzip.tar"
+
+python3 - "$work" "$bytes" "$files" "$gzip_bytes" "$size_mb" "$runs" <<'PY'
+import json, sys
+work, size, files, gz, mb, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
+def load(n):
+    return {r["command"]: r["median"] for r in json.load(open(f"{work}/{n}.json"))["results"]}
+print("## Run: first-run unpack\n")
+print(f"One image, a {size/1e6:.0f} MB root filesystem of {files} entries (60% of the bytes in 40 large files, "
+      f"half incompressible; the rest 1-24 KiB text files), as one layer: uncompressed ({size/1e6:.0f} MB, as "
+      f"`strata import` stores it) or gzip ({gz/1e6:.0f} MB, as registries serve it). Time from nothing on disk "
+      f"to a root filesystem ready to mount, page cache dropped before each run.\n")
+print("| layer | strata (syncfs) | strata (no sync) | umoci unpack | umoci / strata | umoci / strata (no sync) |")
+print("|---|---|---|---|---|---|")
+for layout in ("plain", "gzip"):
+    r = load(layout)
+    s, n, u = r["strata"], r["strata NoSync"], r["umoci"]
+    print(f"| {layout} | {s:.2f} s | {n:.2f} s | {u:.2f} s | {u/s:.1f}x | {u/n:.1f}x |")
+p = load("podman")["podman load"]
+print(f"\n`podman load` of the gzip archive (copies the blobs, then unpacks): {p:.2f} s.")
+print(f"\nstrata: snapshot Prepare (blob read and verified, gzip decompressed and diff ID checked in one "
+      f"goroutine, files written in another; `syncfs` before the snapshot is renamed into place unless "
+      f"NoSync). umoci also writes an mtree manifest of the result. Medians of {runs} runs (hyperfine). "
+      f"Command: `bench/unpack.sh {mb} {runs}`.")
+PY
