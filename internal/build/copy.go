@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
 	"github.com/strata-ml/strata/internal/buildctx"
@@ -49,9 +50,12 @@ func (b *builder) prepareAdd(ctx context.Context, st *state, c *instructions.Add
 // key, and returns the step that writes them as a layer.
 func (b *builder) prepareCopySpec(ctx context.Context, st *state, spec copySpec, ex *execution) (*execution, error) {
 	uid, gid, err := parseChown(spec.chown)
-	if err != nil {
+	byName := errors.Is(err, errChownNames)
+	if err != nil && !byName {
 		return nil, err
 	}
+	layers := append([]v1.Descriptor(nil), st.layers...)
+	diffIDs := append([]v1.Hash(nil), st.config.RootFS.DiffIDs...)
 	var chmod int64 = -1
 	if spec.chmod != "" {
 		m, err := strconv.ParseInt(spec.chmod, 8, 32)
@@ -121,6 +125,14 @@ func (b *builder) prepareCopySpec(ctx context.Context, st *state, spec copySpec,
 		entries, err := b.resolveDeferred(ctx, src, entries)
 		if err != nil {
 			return err
+		}
+		if byName {
+			if b.opts.Runner == nil {
+				return fmt.Errorf("--chown=%s: resolving names needs the image's files, and no runtime is available; use numeric IDs", spec.chown)
+			}
+			if uid, gid, err = b.opts.Runner.ResolveUser(ctx, layers, diffIDs, spec.chown); err != nil {
+				return fmt.Errorf("--chown=%s: %w", spec.chown, err)
+			}
 		}
 		for i := range entries {
 			entries[i].uid, entries[i].gid = uid, gid
@@ -230,8 +242,11 @@ func fileEntry(f *buildctx.File, target string, files map[string]string) (entry,
 	return e, nil
 }
 
-// parseChown reads --chown=UID[:GID]. Names other than root are refused:
-// resolving them would need the image's /etc/passwd.
+// errChownNames says --chown names a user or group: it is resolved against
+// the image's /etc/passwd when the step runs.
+var errChownNames = errors.New("--chown names a user")
+
+// parseChown reads --chown=UID[:GID]; names give errChownNames.
 func parseChown(s string) (int, int, error) {
 	if s == "" {
 		return 0, 0, nil
@@ -242,8 +257,11 @@ func parseChown(s string) (int, int, error) {
 			return 0, nil
 		}
 		n, err := strconv.Atoi(x)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("--chown=%s: use numeric IDs (user names are not resolved yet)", s)
+		if err != nil {
+			return 0, errChownNames
+		}
+		if n < 0 {
+			return 0, fmt.Errorf("--chown=%s: IDs cannot be negative", s)
 		}
 		return n, nil
 	}

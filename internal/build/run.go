@@ -22,6 +22,9 @@ type Runner interface {
 	// and once the command has succeeded calls diff with that layer's
 	// directory (an overlayfs upper directory) before discarding it.
 	Run(ctx context.Context, req RunRequest, diff func(upper string) error) error
+	// ResolveUser resolves a user[:group] spec against the /etc/passwd and
+	// /etc/group of the image the layers make (COPY --chown=app:app).
+	ResolveUser(ctx context.Context, layers []v1.Descriptor, diffIDs []v1.Hash, spec string) (uid, gid int, err error)
 }
 
 // RunRequest is one RUN step.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/strata-ml/strata/internal/image"
@@ -95,4 +96,16 @@ func inAny(dirs []string, p string) bool {
 		}
 	}
 	return false
+}
+
+func (r *ociRunner) ResolveUser(ctx context.Context, layers []v1.Descriptor, diffIDs []v1.Hash, spec string) (int, int, error) {
+	lowers, err := r.snaps.PrepareLayers(ctx, r.s.Content(), layers, diffIDs)
+	if err != nil {
+		return 0, 0, err
+	}
+	u, err := runtime.ResolveUser(spec, runtime.LayersReader(lowers...))
+	if err != nil {
+		return 0, 0, err
+	}
+	return int(u.UID), int(u.GID), nil
 }
