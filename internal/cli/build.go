@@ -19,6 +19,7 @@ import (
 	"github.com/strata-ml/strata/internal/cache"
 	"github.com/strata-ml/strata/internal/dockerfile"
 	"github.com/strata-ml/strata/internal/layer"
+	"github.com/strata-ml/strata/internal/progress"
 	"github.com/strata-ml/strata/internal/reference"
 )
 
@@ -95,7 +96,7 @@ func runBuild(cmd *cobra.Command, o *options, bo buildOptions, contextArg string
 		return fmt.Errorf("--compression %s: want gzip or zstd", bo.compression)
 	}
 	if bo.progress != "auto" && bo.progress != "plain" && bo.progress != "json" && bo.progress != "tty" {
-		return fmt.Errorf("--progress %s: want auto, plain or json", bo.progress)
+		return fmt.Errorf("--progress %s: want auto, plain, tty or json", bo.progress)
 	}
 	if bo.pull {
 		return errors.New("--pull: pulling from registries is not available yet; load or import the base image, then build without --pull")
@@ -240,10 +241,26 @@ type buildPrinter struct {
 	mode  string
 	quiet bool
 	start time.Time
+	// pending: on a terminal, the step line drawn without its end yet.
+	pending bool
 }
 
 func newBuildPrinter(w io.Writer, mode string, quiet bool) *buildPrinter {
+	if mode == "auto" {
+		mode = "plain"
+		if progress.IsTerminal(w) {
+			mode = "tty"
+		}
+	}
 	return &buildPrinter{w: w, mode: mode, quiet: quiet, start: time.Now()}
+}
+
+// endPending finishes a step line a terminal shows while the step runs.
+func (p *buildPrinter) endPending() {
+	if p.pending {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.pending = false
+	}
 }
 
 func (p *buildPrinter) event(e build.Event) {
@@ -263,9 +280,14 @@ func (p *buildPrinter) event(e build.Event) {
 	if e.Stage != "" {
 		head = fmt.Sprintf("[%s %d/%d] %s", e.Stage, e.Step, e.Total, e.Instruction)
 	}
+	p.endPending()
 	switch e.Status {
 	case "start":
-		if strings.HasPrefix(e.Instruction, "RUN ") {
+		switch {
+		case p.mode == "tty":
+			fmt.Fprintf(p.w, "%s  ...", head)
+			p.pending = true
+		case strings.HasPrefix(e.Instruction, "RUN "):
 			fmt.Fprintln(p.w, head)
 		}
 	case "cached":
@@ -304,6 +326,11 @@ type prefixWriter struct {
 func (w *prefixWriter) Write(b []byte) (int, error) {
 	w.p.mu.Lock()
 	defer w.p.mu.Unlock()
+	if w.p.pending {
+		// Keep the running step's line; its output goes below it.
+		fmt.Fprintln(w.p.w)
+		w.p.pending = false
+	}
 	for _, line := range strings.SplitAfter(string(b), "\n") {
 		if line == "" {
 			continue
