@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/linter"
@@ -68,10 +69,15 @@ func Parse(name string, src []byte) (_ *Dockerfile, err error) {
 	if len(bytes.TrimSpace(src)) == 0 {
 		return nil, &Error{File: name, Err: errors.New("the Dockerfile is empty")}
 	}
-	// BuildKit's scanner stops at a line this long, and names another line.
 	for i, line := range bytes.Split(src, []byte("\n")) {
+		// BuildKit's scanner stops at a line this long, and names another line.
 		if len(line) > maxLine {
 			return nil, &Error{File: name, Line: i + 1, Err: fmt.Errorf("line longer than %d bytes", maxLine)}
+		}
+		// BuildKit's shell lexer writes to stderr on bytes that are not UTF-8,
+		// and an image's config holds UTF-8 only.
+		if !utf8.Valid(line) {
+			return nil, &Error{File: name, Line: i + 1, Err: errors.New("the line is not valid UTF-8 text")}
 		}
 	}
 	res, err := parser.Parse(bytes.NewReader(src))

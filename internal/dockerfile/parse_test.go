@@ -2,6 +2,8 @@ package dockerfile
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -83,5 +85,43 @@ func TestStageByName(t *testing.T) {
 				t.Errorf("got %v %v, want stage %d", st, ok, tt.index)
 			}
 		})
+	}
+}
+
+// TestParseIsSilent checks that Parse writes nothing to stdout or stderr
+// (BuildKit's shell lexer prints to stderr on bytes that are not UTF-8).
+func TestParseIsSilent(t *testing.T) {
+	srcs := map[string]string{
+		"heredoc latin1": "FROM a\nRUN <<\xff\nx\n\xff\n",
+		"env latin1":     "FROM a\nENV A=\xe9\n",
+		"copy heredoc":   "FROM a\nCOPY <<E\xe9 /x\nE\xe9\n",
+	}
+	files, err := filepath.Glob(filepath.Join("testdata", "golden", "*.Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs[filepath.Base(f)] = string(b)
+	}
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr := os.Stdout, os.Stderr
+	os.Stdout, os.Stderr = out, out
+	for _, src := range srcs {
+		Parse("Dockerfile", []byte(src))
+	}
+	os.Stdout, os.Stderr = stdout, stderr
+	b, err := os.ReadFile(out.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > 0 {
+		t.Errorf("Parse wrote %q", b)
 	}
 }

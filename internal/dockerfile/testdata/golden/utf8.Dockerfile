@@ -1,0 +1,5 @@
+FROM alpine
+LABEL name="café ☕"
+RUN <<EOF
+echo 🐳
+EOF
