@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
@@ -34,10 +35,11 @@ type File struct {
 	UID  int
 	GID  int
 
-	abs    string
-	once   sync.Once
-	digest string
-	err    error
+	abs     string
+	modTime time.Time
+	once    sync.Once
+	digest  string
+	err     error
 }
 
 // Digest is the sha256 of a regular file's content, of a link's target,
@@ -63,6 +65,9 @@ func (f *File) Digest() (string, error) {
 	})
 	return f.digest, f.err
 }
+
+// ModTime is the file's modification time (never part of a cache key).
+func (f *File) ModTime() time.Time { return f.modTime }
 
 // Open opens the file's content.
 func (f *File) Open() (*os.File, error) { return os.Open(f.abs) }
@@ -157,7 +162,7 @@ func Walk(dir string, patterns []string) (*Context, error) {
 		if err != nil {
 			return err
 		}
-		f := &File{Path: rel, Mode: fi.Mode(), Size: fi.Size(), abs: p}
+		f := &File{Path: rel, Mode: fi.Mode(), Size: fi.Size(), abs: p, modTime: fi.ModTime()}
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 			f.UID, f.GID = int(st.Uid), int(st.Gid)
 		}
