@@ -85,6 +85,10 @@ func TestTruncatedAndCorrupted(t *testing.T) {
 			t.Fatal(err)
 		}
 		step := max(1, len(data)/150)
+		if strings.HasSuffix(file, ".xz") {
+			// Each xz attempt allocates the stream's 4 MiB dictionary.
+			step = max(1, len(data)/40)
+		}
 		for n := 0; n < len(data); n += step {
 			_, err := Read(file, data[:n])
 			if err == nil {

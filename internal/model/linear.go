@@ -30,6 +30,9 @@ func readLinear(a attrs, n int) (linear, error) {
 	default:
 		return linear{}, fmt.Errorf("coef_: shape %v does not fit %d features", shape, n)
 	}
+	if len(coef) != l.k*n {
+		return linear{}, fmt.Errorf("coef_: %d values for shape %v", len(coef), shape)
+	}
 	if l.intercept, _, err = a.floats("intercept_"); err != nil {
 		return linear{}, err
 	}

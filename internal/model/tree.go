@@ -102,12 +102,18 @@ func parseTree(v any, nFeatures, width int) (*tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nodes: %w", err)
 	}
+	if len(left) != count || len(right) != count || len(feature) != count || len(threshold) != count {
+		return nil, fmt.Errorf("nodes: %d records for %d nodes", len(left), count)
+	}
 	t := &tree{nodes: make([]treeNode, count), width: width}
 	var missing []int64
 	if nodes.HasField("missing_go_to_left") {
 		t.missing = true
 		if missing, err = nodes.FieldInt64s("missing_go_to_left"); err != nil {
 			return nil, fmt.Errorf("nodes: %w", err)
+		}
+		if len(missing) != count {
+			return nil, fmt.Errorf("nodes: %d missing_go_to_left values for %d nodes", len(missing), count)
 		}
 	}
 	for i := range t.nodes {
@@ -135,8 +141,8 @@ func parseTree(v any, nFeatures, width int) (*tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(shape) != 3 || shape[0] != count || shape[1] != 1 || shape[2] < width {
-		return nil, fmt.Errorf("values: shape %v, want (%d, 1, %d)", shape, count, width)
+	if len(shape) != 3 || shape[0] != count || shape[1] != 1 || shape[2] < width || len(values) != count*shape[2] {
+		return nil, fmt.Errorf("values: shape %v (%d values), want (%d, 1, %d)", shape, len(values), count, width)
 	}
 	if shape[2] == width {
 		t.values = values

@@ -76,7 +76,7 @@ func TestTreeSklearn13Layout(t *testing.T) {
 		{left: -1, right: -1, feature: -2, threshold: -2},
 		{left: -1, right: -1, feature: -2, threshold: -2},
 	}
-	values := []float64{0, 0, 10, 0, 0, 20, 0, 0, 30, 0, 0, 40, 0, 0, 50}
+	values := []float64{10, 20, 30, 40, 50}
 	tr, err := parseTree(hand13Tree(t, nodes, values, 1), 2, 1)
 	if err != nil {
 		t.Fatal(err)

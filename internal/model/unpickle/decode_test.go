@@ -127,3 +127,17 @@ func TestBytesFromCallsAreHashable(t *testing.T) {
 		t.Fatalf("decoded %T", v)
 	}
 }
+
+// A dtype or array cannot be changed after arrays were checked against it.
+func TestStateCannotChangeTwice(t *testing.T) {
+	state := "(K\x03U\x01<NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00t"
+	dtype := "cnumpy\ndtype\nU\x02f8\x89\x88\x87R" + state + "b"
+	_, err := Decode([]byte("\x80\x02"+dtype+"."), allowSklearn)
+	if err != nil {
+		t.Fatalf("one BUILD: %v", err)
+	}
+	_, err = Decode([]byte("\x80\x02"+dtype+state+"b."), allowSklearn)
+	if err == nil || !strings.Contains(err.Error(), "after the dtype was used") {
+		t.Fatalf("second BUILD: %v", err)
+	}
+}

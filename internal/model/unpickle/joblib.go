@@ -102,6 +102,9 @@ func (w *wrapperClass) PyNew(args ...any) (any, error) {
 func (a *Array) setJoblibState(state any) error {
 	d := a.joblib
 	a.joblib = nil
+	if a.Dtype != nil {
+		return errors.New("joblib array state set twice")
+	}
 	st, ok := state.(*types.Dict)
 	if !ok {
 		return fmt.Errorf("joblib NumpyArrayWrapper state %s is not a dict", describe(state))
@@ -130,6 +133,7 @@ func (a *Array) setJoblibState(state any) error {
 	if order != "C" && order != "F" {
 		return fmt.Errorf("joblib array order %s is not C or F", describe(attrs["order"]))
 	}
+	dtype.frozen = true
 	a.Dtype, a.Shape = dtype, shape
 	if align, ok := attrs["numpy_array_alignment_bytes"]; ok && align != nil {
 		pad, err := d.g.raw(1)

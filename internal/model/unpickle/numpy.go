@@ -23,6 +23,11 @@ type Dtype struct {
 	BigEndian bool
 	// Fields are the fields of a structured dtype, in declaration order.
 	Fields []Field
+
+	// frozen is set once the dtype has its state or describes data: a
+	// pickle cannot change a dtype under an array already checked
+	// against it.
+	frozen bool
 }
 
 // Field is one named field of a structured dtype.
@@ -115,6 +120,10 @@ func newDtype(args []any) (any, error) {
 // state: (version, byteorder, subarray, names, fields, elsize, alignment,
 // flags[, metadata]).
 func (d *Dtype) PySetState(state any) error {
+	if d.frozen {
+		return errors.New("dtype state set after the dtype was used")
+	}
+	d.frozen = true
 	t, ok := state.(*types.Tuple)
 	if !ok || t.Len() < 8 {
 		return fmt.Errorf("dtype state %s is not numpy's 8- or 9-tuple", describe(state))
@@ -183,6 +192,7 @@ func (d *Dtype) PySetState(state any) error {
 		if !ok || off < 0 || fd.ItemSize <= 0 || off+fd.ItemSize > d.ItemSize || fd.Kind == 'O' || len(fd.Fields) > 0 {
 			return fmt.Errorf("dtype field %q (%s at %s) does not fit the %d-byte record", name, fd, describe(st.Get(1)), d.ItemSize)
 		}
+		fd.frozen = true
 		d.Fields = append(d.Fields, Field{Name: name, Dtype: fd, Offset: off})
 	}
 	return nil
@@ -225,6 +235,9 @@ func reconstruct(args []any) (any, error) {
 // ndarray state (version, shape, dtype, is_fortran, data), or joblib's
 // NumpyArrayWrapper attributes.
 func (a *Array) PySetState(state any) error {
+	if a.Dtype != nil {
+		return errors.New("ndarray state set twice")
+	}
 	if a.joblib != nil {
 		return a.setJoblibState(state)
 	}
@@ -251,6 +264,7 @@ func (a *Array) PySetState(state any) error {
 	if err != nil {
 		return err
 	}
+	dtype.frozen = true
 	a.Dtype, a.Shape = dtype, shape
 	if dtype.Kind == 'O' {
 		list, ok := items[3].(*types.List)
@@ -443,6 +457,7 @@ func frombuffer(args []any) (any, error) {
 	if order != "C" && order != "F" {
 		return nil, fmt.Errorf("order %s is not C or F", describe(args[3]))
 	}
+	dtype.frozen = true
 	a := &Array{Dtype: dtype, Shape: shape}
 	if err := a.setData(data, order == "F"); err != nil {
 		return nil, err
@@ -473,6 +488,7 @@ func scalar(args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	dtype.frozen = true
 	if len(data) != dtype.ItemSize || len(dtype.Fields) > 0 {
 		return nil, fmt.Errorf("scalar of dtype %s has %d bytes", dtype, len(data))
 	}
