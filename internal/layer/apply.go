@@ -73,15 +73,22 @@ func Apply(ctx context.Context, dir string, r io.Reader) (int64, error) {
 	defer ra.Close()
 	buf := getBlock()
 	defer putBlock(buf)
-	a := &applier{root: root, dirs: map[string]string{"": root}, buf: buf}
-	if err := a.run(ctx, ra); err != nil {
-		return a.size, err
+	a := &applier{root: root, dirs: map[string]string{"": root}, w: newFileWriter()}
+	err = a.run(ctx, ra)
+	if werr := a.w.Close(); err == nil {
+		err = werr
+	}
+	if err == nil {
+		err = a.setDirTimes()
+	}
+	if err != nil {
+		return a.w.size.Load(), err
 	}
 	// Read to the end: trailing padding, and the verifier's check.
-	if _, err := io.CopyBuffer(io.Discard, ra, a.buf); err != nil {
-		return a.size, fmt.Errorf("apply layer: %w", err)
+	if _, err := io.CopyBuffer(io.Discard, ra, buf); err != nil {
+		return a.w.size.Load(), fmt.Errorf("apply layer: %w", err)
 	}
-	return a.size, nil
+	return a.w.size.Load(), nil
 }
 
 // applier holds the state of one extraction.
@@ -95,8 +102,8 @@ type applier struct {
 	// times are the directories whose times are set last, once nothing
 	// more is written into them.
 	times []*tar.Header
-	buf   []byte
-	size  int64
+	// w fills the regular files.
+	w *fileWriter
 }
 
 func (a *applier) run(ctx context.Context, r io.Reader) error {
@@ -118,10 +125,14 @@ func (a *applier) run(ctx context.Context, r io.Reader) error {
 			return readError(err)
 		}
 		if err := a.entry(hdr, tr); err != nil {
+			var ee *EntryError
+			if errors.As(err, &ee) {
+				return err // the file writer's, naming its own entry
+			}
 			return &EntryError{Name: hdr.Name, Err: err}
 		}
 	}
-	return a.setDirTimes()
+	return nil
 }
 
 // confine makes name a clean path relative to the root, dropping any ".."
@@ -138,7 +149,7 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 		if hdr.Typeflag != tar.TypeDir {
 			return errors.New("the root must be a directory")
 		}
-		if err := a.setMeta(a.root, hdr, -1); err != nil {
+		if err := a.setMeta(a.root, hdr); err != nil {
 			return err
 		}
 		a.times = append(a.times, withName(hdr, ""))
@@ -260,10 +271,7 @@ func (a *applier) whiteout(dirName, base string, hdr *tar.Header) error {
 		return err
 	}
 	p := filepath.Join(parent, target)
-	if _, err := a.clear(p, false); err != nil {
-		return err
-	}
-	if err := unix.Mknod(p, unix.S_IFCHR, 0); err != nil {
+	if err := a.create(p, func() error { return unix.Mknod(p, unix.S_IFCHR, 0) }); err != nil {
 		return fmt.Errorf("whiteout: %w", err)
 	}
 	return setTimes(p, hdr)

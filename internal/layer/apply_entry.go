@@ -17,16 +17,17 @@ import (
 
 // mkdir makes (or keeps) the directory name at p.
 func (a *applier) mkdir(name, p string, hdr *tar.Header) error {
-	exists, err := a.clear(p, true)
-	if err != nil {
-		return err
-	}
-	if !exists {
-		if err := unix.Mkdir(p, 0o700); err != nil {
-			return fmt.Errorf("mkdir: %w", err)
+	err := unix.Mkdir(p, 0o700)
+	if err == unix.EEXIST {
+		var exists bool
+		if exists, err = a.clear(p, true); err == nil && !exists {
+			err = unix.Mkdir(p, 0o700)
 		}
 	}
-	if err := a.setMeta(p, hdr, -1); err != nil {
+	if err != nil {
+		return fmt.Errorf("mkdir: %w", err)
+	}
+	if err := a.setMeta(p, hdr); err != nil {
 		return err
 	}
 	a.dirs[name] = p
@@ -34,50 +35,51 @@ func (a *applier) mkdir(name, p string, hdr *tar.Header) error {
 	return nil
 }
 
-// file writes a regular file at p.
-func (a *applier) file(p string, hdr *tar.Header, r io.Reader) error {
-	if _, err := a.clear(p, false); err != nil {
-		return err
+// create runs make (which makes something new at p) and, if something is
+// there already, removes it and runs make again.
+func (a *applier) create(p string, make func() error) error {
+	err := make()
+	if err == unix.EEXIST {
+		if _, err = a.clear(p, false); err == nil {
+			err = make()
+		}
 	}
-	fd, err := unix.Open(p, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	return err
+}
+
+// file creates a regular file at p and hands its content, owner, mode,
+// xattrs and times to the file writer, piece by piece.
+func (a *applier) file(p string, hdr *tar.Header, r io.Reader) error {
+	fd := -1
+	err := a.create(p, func() (err error) {
+		fd, err = unix.Open(p, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("create: %w", err)
 	}
-	n, err := a.copyTo(fd, r)
-	a.size += n
-	if err == nil {
-		err = a.setMeta(p, hdr, fd)
-	}
-	if cerr := unix.Close(fd); err == nil && cerr != nil {
-		err = fmt.Errorf("close: %w", cerr)
-	}
-	if err != nil {
-		return err
-	}
-	return setTimes(p, hdr)
-}
-
-// copyTo copies r to the file descriptor fd.
-func (a *applier) copyTo(fd int, r io.Reader) (int64, error) {
-	var total int64
+	left := hdr.Size
 	for {
-		n, rerr := io.ReadFull(r, a.buf)
-		for b := a.buf[:n]; len(b) > 0; {
-			w, err := unix.Write(fd, b)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				return total, fmt.Errorf("write: %w", err)
-			}
-			b = b[w:]
-			total += int64(w)
+		buf := getBlock()
+		if left < int64(len(buf)) {
+			buf = buf[:left]
 		}
-		switch {
-		case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
-			return total, nil
-		case rerr != nil:
-			return total, readError(rerr)
+		n, rerr := io.ReadFull(r, buf)
+		left -= int64(n)
+		if rerr != nil {
+			putBlock(buf)
+			a.w.send(fileJob{fd: fd, hdr: hdr, last: true, abort: true})
+			return readError(rerr)
+		}
+		last := left == 0
+		if err := a.w.send(fileJob{fd: fd, data: buf, hdr: hdr, last: last}); err != nil {
+			if !last {
+				a.w.send(fileJob{fd: fd, hdr: hdr, last: true, abort: true})
+			}
+			return err
+		}
+		if last {
+			return nil
 		}
 	}
 }
@@ -85,13 +87,10 @@ func (a *applier) copyTo(fd int, r io.Reader) (int64, error) {
 // symlink makes a symbolic link at p. Its target is stored as it is: it
 // is resolved inside the container, never here.
 func (a *applier) symlink(p string, hdr *tar.Header) error {
-	if _, err := a.clear(p, false); err != nil {
-		return err
-	}
-	if err := unix.Symlink(hdr.Linkname, p); err != nil {
+	if err := a.create(p, func() error { return unix.Symlink(hdr.Linkname, p) }); err != nil {
 		return fmt.Errorf("symlink: %w", err)
 	}
-	if err := a.setMeta(p, hdr, -1); err != nil {
+	if err := a.setMeta(p, hdr); err != nil {
 		return err
 	}
 	return setTimes(p, hdr)
@@ -122,10 +121,7 @@ func (a *applier) hardlink(p string, hdr *tar.Header) error {
 	if old == p {
 		return nil
 	}
-	if _, err := a.clear(p, false); err != nil {
-		return err
-	}
-	if err := unix.Linkat(unix.AT_FDCWD, old, unix.AT_FDCWD, p, 0); err != nil {
+	if err := a.create(p, func() error { return unix.Linkat(unix.AT_FDCWD, old, unix.AT_FDCWD, p, 0) }); err != nil {
 		return fmt.Errorf("hard link to %q: %w", hdr.Linkname, err)
 	}
 	return nil
@@ -133,9 +129,6 @@ func (a *applier) hardlink(p string, hdr *tar.Header) error {
 
 // node makes a character or block device or a fifo at p.
 func (a *applier) node(p string, hdr *tar.Header) error {
-	if _, err := a.clear(p, false); err != nil {
-		return err
-	}
 	mode := uint32(unix.S_IFIFO)
 	switch hdr.Typeflag {
 	case tar.TypeChar:
@@ -144,36 +137,25 @@ func (a *applier) node(p string, hdr *tar.Header) error {
 		mode = unix.S_IFBLK
 	}
 	dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
-	if err := unix.Mknod(p, mode|0o600, int(dev)); err != nil {
+	if err := a.create(p, func() error { return unix.Mknod(p, mode|0o600, int(dev)) }); err != nil {
 		return fmt.Errorf("mknod: %w", err)
 	}
-	if err := a.setMeta(p, hdr, -1); err != nil {
+	if err := a.setMeta(p, hdr); err != nil {
 		return err
 	}
 	return setTimes(p, hdr)
 }
 
 // setMeta sets owner, mode and extended attributes, in that order (a
-// change of owner clears setuid bits and file capabilities). fd is the
-// open file, or -1 to work on the path without following a symbolic link.
-func (a *applier) setMeta(p string, hdr *tar.Header, fd int) error {
-	var err error
-	if fd >= 0 {
-		err = unix.Fchown(fd, hdr.Uid, hdr.Gid)
-	} else {
-		err = unix.Lchown(p, hdr.Uid, hdr.Gid)
-	}
-	if err != nil {
+// change of owner clears setuid bits and file capabilities), without
+// following a final symbolic link.
+func (a *applier) setMeta(p string, hdr *tar.Header) error {
+	if err := unix.Lchown(p, hdr.Uid, hdr.Gid); err != nil {
 		return fmt.Errorf("chown %d:%d: %w", hdr.Uid, hdr.Gid, err)
 	}
 	if hdr.Typeflag != tar.TypeSymlink {
 		mode := uint32(hdr.Mode & 0o7777)
-		if fd >= 0 {
-			err = unix.Fchmod(fd, mode)
-		} else {
-			err = unix.Fchmodat(unix.AT_FDCWD, p, mode, 0)
-		}
-		if err != nil {
+		if err := unix.Fchmodat(unix.AT_FDCWD, p, mode, 0); err != nil {
 			return fmt.Errorf("chmod %o: %w", mode, err)
 		}
 	}
@@ -182,12 +164,7 @@ func (a *applier) setMeta(p string, hdr *tar.Header, fd int) error {
 		if !ok || strings.HasPrefix(attr, overlayXattrPrefix) {
 			continue // overlayfs's own marks come only from whiteouts
 		}
-		if fd >= 0 {
-			err = unix.Fsetxattr(fd, attr, []byte(value), 0)
-		} else {
-			err = unix.Lsetxattr(p, attr, []byte(value), 0)
-		}
-		if err != nil && !ignorableXattrError(attr, err) {
+		if err := unix.Lsetxattr(p, attr, []byte(value), 0); err != nil && !ignorableXattrError(attr, err) {
 			return fmt.Errorf("set xattr %s: %w", attr, err)
 		}
 	}
