@@ -80,10 +80,16 @@ func buildForestClassifier(b *builder, o *unpickle.Object, a attrs) (estimator, 
 	return f, nil
 }
 
-func (f *forestClassifier) info() Info       { return f.meta }
-func (f *forestClassifier) Info() Info       { return f.meta }
+func (f *forestClassifier) info() Info { return f.meta }
+
+// Info implements Model.
+func (f *forestClassifier) Info() Info { return f.meta }
+
+// NumFeatures implements Model.
 func (f *forestClassifier) NumFeatures() int { return f.rule.features }
-func (f *forestClassifier) Classes() []any   { return append([]any(nil), f.classes...) }
+
+// Classes implements Classifier.
+func (f *forestClassifier) Classes() []any { return append([]any(nil), f.classes...) }
 
 // proba writes one row's class probabilities into p the way
 // ForestClassifier.predict_proba computes them: each tree's normalised
@@ -104,6 +110,7 @@ func (f *forestClassifier) proba(x []float32, p, tmp []float64) {
 	}
 }
 
+// PredictProba implements Classifier.
 func (f *forestClassifier) PredictProba(rows [][]float64) ([][]float64, error) {
 	if err := f.rule.check(rows); err != nil {
 		return nil, err
@@ -121,6 +128,7 @@ func (f *forestClassifier) PredictProba(rows [][]float64) ([][]float64, error) {
 	return out, nil
 }
 
+// Predict implements Model.
 func (f *forestClassifier) Predict(rows [][]float64) ([]any, error) {
 	if err := f.rule.check(rows); err != nil {
 		return nil, err
@@ -162,8 +170,12 @@ func buildForestRegressor(b *builder, o *unpickle.Object, a attrs) (estimator, e
 	return f, nil
 }
 
-func (f *forestRegressor) info() Info       { return f.meta }
-func (f *forestRegressor) Info() Info       { return f.meta }
+func (f *forestRegressor) info() Info { return f.meta }
+
+// Info implements Model.
+func (f *forestRegressor) Info() Info { return f.meta }
+
+// NumFeatures implements Model.
 func (f *forestRegressor) NumFeatures() int { return f.rule.features }
 
 // Predict averages the trees as ForestRegressor.predict does: summed in

@@ -272,8 +272,12 @@ func dummyProba(o *unpickle.Object, a attrs, nClasses int) ([]float64, error) {
 	return nil, fmt.Errorf("DummyClassifier strategy %q is not supported", strategy)
 }
 
-func (g *gradientBoosting) info() Info       { return g.meta }
-func (g *gradientBoosting) Info() Info       { return g.meta }
+func (g *gradientBoosting) info() Info { return g.meta }
+
+// Info implements Model.
+func (g *gradientBoosting) Info() Info { return g.meta }
+
+// NumFeatures implements Model.
 func (g *gradientBoosting) NumFeatures() int { return g.rule.features }
 
 // raw writes one row's raw predictions into r as predict_stages does:
@@ -355,6 +359,7 @@ func (g *gradientBoosting) decision(r, p []float64) int {
 	return argmax(p)
 }
 
+// Predict implements Model.
 func (g *gradientBoosting) Predict(rows [][]float64) ([]any, error) {
 	if err := g.rule.check(rows); err != nil {
 		return nil, err
@@ -378,8 +383,10 @@ func (g *gradientBoosting) Predict(rows [][]float64) ([]any, error) {
 // gbClassifier exposes PredictProba only for the classifier.
 type gbClassifier struct{ *gradientBoosting }
 
+// Classes implements Classifier.
 func (c gbClassifier) Classes() []any { return append([]any(nil), c.classes...) }
 
+// PredictProba implements Classifier.
 func (c gbClassifier) PredictProba(rows [][]float64) ([][]float64, error) {
 	if err := c.rule.check(rows); err != nil {
 		return nil, err

@@ -79,9 +79,15 @@ func buildLinear(_ *builder, o *unpickle.Object, a attrs) (estimator, error) {
 	return r, nil
 }
 
-func (r *linearRegressor) info() Info       { return r.meta }
-func (r *linearRegressor) Info() Info       { return r.meta }
+func (r *linearRegressor) info() Info { return r.meta }
+
+// Info implements Model.
+func (r *linearRegressor) Info() Info { return r.meta }
+
+// NumFeatures implements Model.
 func (r *linearRegressor) NumFeatures() int { return r.rule.features }
+
+// Predict implements Model.
 func (r *linearRegressor) Predict(rows [][]float64) ([]any, error) {
 	if err := r.rule.check(rows); err != nil {
 		return nil, err
@@ -137,10 +143,16 @@ func buildLogistic(_ *builder, o *unpickle.Object, a attrs) (estimator, error) {
 	return l, nil
 }
 
-func (l *logistic) info() Info       { return l.meta }
-func (l *logistic) Info() Info       { return l.meta }
+func (l *logistic) info() Info { return l.meta }
+
+// Info implements Model.
+func (l *logistic) Info() Info { return l.meta }
+
+// NumFeatures implements Model.
 func (l *logistic) NumFeatures() int { return l.rule.features }
-func (l *logistic) Classes() []any   { return append([]any(nil), l.classes...) }
+
+// Classes implements Classifier.
+func (l *logistic) Classes() []any { return append([]any(nil), l.classes...) }
 
 // Predict is LinearClassifierMixin.predict: the positive class where the
 // binary decision is > 0, else the argmax of the decisions.

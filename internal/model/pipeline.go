@@ -74,8 +74,12 @@ func buildPipeline(b *builder, o *unpickle.Object, a attrs) (estimator, error) {
 	return p, nil
 }
 
-func (p *pipeline) info() Info       { return p.meta }
-func (p *pipeline) Info() Info       { return p.meta }
+func (p *pipeline) info() Info { return p.meta }
+
+// Info implements Model.
+func (p *pipeline) Info() Info { return p.meta }
+
+// NumFeatures implements Model.
 func (p *pipeline) NumFeatures() int { return p.n }
 
 // run checks the feature count and applies the transformers in order.
@@ -97,6 +101,7 @@ func (p *pipeline) run(rows [][]float64) ([][]float64, error) {
 	return rows, nil
 }
 
+// Predict implements Model.
 func (p *pipeline) Predict(rows [][]float64) ([]any, error) {
 	rows, err := p.run(rows)
 	if err != nil {
@@ -111,7 +116,10 @@ type pipelineClassifier struct {
 	final Classifier
 }
 
+// Classes implements Classifier.
 func (p *pipelineClassifier) Classes() []any { return p.final.Classes() }
+
+// PredictProba implements Classifier.
 func (p *pipelineClassifier) PredictProba(rows [][]float64) ([][]float64, error) {
 	rows, err := p.run(rows)
 	if err != nil {

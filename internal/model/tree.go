@@ -218,10 +218,18 @@ func buildTreeClassifier(_ *builder, o *unpickle.Object, a attrs) (estimator, er
 	return c, nil
 }
 
-func (c *treeClassifier) info() Info       { return c.meta }
-func (c *treeClassifier) Info() Info       { return c.meta }
+func (c *treeClassifier) info() Info { return c.meta }
+
+// Info implements Model.
+func (c *treeClassifier) Info() Info { return c.meta }
+
+// NumFeatures implements Model.
 func (c *treeClassifier) NumFeatures() int { return c.rule.features }
-func (c *treeClassifier) Classes() []any   { return append([]any(nil), c.classes...) }
+
+// Classes implements Classifier.
+func (c *treeClassifier) Classes() []any { return append([]any(nil), c.classes...) }
+
+// Predict implements Model.
 func (c *treeClassifier) Predict(rows [][]float64) ([]any, error) {
 	if err := c.rule.check(rows); err != nil {
 		return nil, err
@@ -235,6 +243,7 @@ func (c *treeClassifier) Predict(rows [][]float64) ([]any, error) {
 	return out, nil
 }
 
+// PredictProba implements Classifier.
 func (c *treeClassifier) PredictProba(rows [][]float64) ([][]float64, error) {
 	if err := c.rule.check(rows); err != nil {
 		return nil, err
@@ -291,9 +300,15 @@ func buildTreeRegressor(_ *builder, o *unpickle.Object, a attrs) (estimator, err
 	return r, nil
 }
 
-func (r *treeRegressor) info() Info       { return r.meta }
-func (r *treeRegressor) Info() Info       { return r.meta }
+func (r *treeRegressor) info() Info { return r.meta }
+
+// Info implements Model.
+func (r *treeRegressor) Info() Info { return r.meta }
+
+// NumFeatures implements Model.
 func (r *treeRegressor) NumFeatures() int { return r.rule.features }
+
+// Predict implements Model.
 func (r *treeRegressor) Predict(rows [][]float64) ([]any, error) {
 	if err := r.rule.check(rows); err != nil {
 		return nil, err
