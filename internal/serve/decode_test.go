@@ -308,3 +308,26 @@ func BenchmarkDecodeFeatures(b *testing.B) {
 		})
 	}
 }
+
+// FuzzServeBody sends any body to the endpoints that take one: the answer
+// is always a 200 or a 400 with valid JSON, never a crash or a 500.
+func FuzzServeBody(f *testing.F) {
+	f.Add([]byte(`{"features": [5.1, 3.5, 1.4, 0.2]}`), uint8(0))
+	f.Add([]byte(`{"features": [[5.1, 3.5, 1.4, null]]}`), uint8(1))
+	f.Add([]byte(`{"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64", "data": [[1, 2], [3, 4]]}], "outputs": [{"name": "predict_proba"}]}`), uint8(2))
+	f.Add([]byte(`{"inputs": [{"name": "x", "shape": [2, 4], "datatype": "BOOL", "data": [true, false, 1, 0, 1, 1, 1, 1]}]}`), uint8(2))
+	m := iris()
+	m.nan = true
+	s := New(m)
+	paths := []string{"/predict", "/predict_proba", "/v2/models/model/infer"}
+	f.Fuzz(func(t *testing.T, body []byte, which uint8) {
+		path := paths[int(which)%len(paths)]
+		code, resp := do(t, s, "POST", path, string(body))
+		if code != 200 && code != 400 {
+			t.Fatalf("%s %q: %d %s", path, body, code, resp)
+		}
+		if !json.Valid([]byte(resp)) {
+			t.Fatalf("%s %q: invalid JSON answer %q", path, body, resp)
+		}
+	})
+}
