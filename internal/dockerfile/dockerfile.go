@@ -74,10 +74,13 @@ func Parse(name string, src []byte) (_ *Dockerfile, err error) {
 		if len(line) > maxLine {
 			return nil, &Error{File: name, Line: i + 1, Err: fmt.Errorf("line longer than %d bytes", maxLine)}
 		}
-		// BuildKit's shell lexer writes to stderr on bytes that are not UTF-8,
-		// and an image's config holds UTF-8 only.
+		// BuildKit's shell lexer writes to stderr on bytes that are not UTF-8
+		// and on NUL, and an image's config holds UTF-8 text only.
 		if !utf8.Valid(line) {
 			return nil, &Error{File: name, Line: i + 1, Err: errors.New("the line is not valid UTF-8 text")}
+		}
+		if bytes.IndexByte(line, 0) >= 0 {
+			return nil, &Error{File: name, Line: i + 1, Err: errors.New("the line holds a NUL byte")}
 		}
 	}
 	res, err := parser.Parse(bytes.NewReader(src))
@@ -162,6 +165,7 @@ func instructionError(name string, node *parser.Node, err error) error {
 	if strings.HasPrefix(msg, "RUN: invalid network mode") {
 		msg += " (supported: default, none, host)"
 	}
+	msg = strings.Replace(msg, "failed to parse csv mounts: EOF", "--mount= needs a value: --mount=type=cache,target=/path", 1)
 	e.Err = errors.New(msg)
 	return e
 }

@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-// FuzzParse checks that Parse never panics, and that whatever it refuses it
-// refuses with an *Error of one line, with no stack trace.
+// FuzzParse checks that Parse never panics nor prints, and that whatever it
+// refuses it refuses with an *Error of one line, with no stack trace.
 func FuzzParse(f *testing.F) {
 	files, err := filepath.Glob(filepath.Join("testdata", "golden", "*.Dockerfile"))
 	if err != nil {
@@ -22,8 +22,22 @@ func FuzzParse(f *testing.F) {
 		}
 		f.Add(src)
 	}
+	// Parse must not print: what BuildKit writes to stderr lands here.
+	out, err := os.Create(filepath.Join(f.TempDir(), "stderr"))
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, src []byte) {
+		stderr := os.Stderr
+		os.Stderr = out
 		df, err := Parse("Dockerfile", src)
+		os.Stderr = stderr
+		if fi, err := out.Stat(); err != nil || fi.Size() > 0 {
+			b, _ := os.ReadFile(out.Name())
+			out.Truncate(0)
+			out.Seek(0, 0)
+			t.Fatalf("Parse wrote to stderr: %q (%v)", b, err)
+		}
 		if err != nil {
 			if df != nil {
 				t.Errorf("Parse returned a Dockerfile with error %q", err)

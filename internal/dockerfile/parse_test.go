@@ -95,6 +95,8 @@ func TestParseIsSilent(t *testing.T) {
 		"heredoc latin1": "FROM a\nRUN <<\xff\nx\n\xff\n",
 		"env latin1":     "FROM a\nENV A=\xe9\n",
 		"copy heredoc":   "FROM a\nCOPY <<E\xe9 /x\nE\xe9\n",
+		"heredoc NUL":    "FROM a\nRUN \x00 <<0\n0\n",
+		"env NUL":        "FROM a\nENV A=\"\x00\"\n",
 	}
 	files, err := filepath.Glob(filepath.Join("testdata", "golden", "*.Dockerfile"))
 	if err != nil {
