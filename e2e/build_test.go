@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -273,6 +274,8 @@ RUN mkdir -p /out && cp app.py /out/app.py && echo built > /out/stamp
 
 FROM busybox
 COPY --from=builder /out/ /opt/app/
+RUN echo "app:x:1000:1000::/home/app:/bin/sh" >> /etc/passwd && echo "app:x:1001:" >> /etc/group
+COPY --chown=app:app --chmod=0750 app.py /home/app/
 RUN rm /etc/passwd
 CMD ["sh"]
 `,
@@ -291,6 +294,13 @@ CMD ["sh"]
 	}
 	if _, err := os.Stat(filepath.Join(rootfs, "bin/busybox")); err != nil {
 		t.Fatal("the base image's files are missing")
+	}
+	fi, err := os.Stat(filepath.Join(rootfs, "home/app/app.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 1000 || st.Gid != 1001 || fi.Mode().Perm() != 0o750 {
+		t.Fatalf("COPY --chown=app:app --chmod=0750: %d:%d %o", st.Uid, st.Gid, fi.Mode().Perm())
 	}
 }
 
