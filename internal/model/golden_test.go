@@ -228,3 +228,53 @@ func checkGolden(t *testing.T, g *golden, file string, m Model, rows [][]float64
 		}
 	}
 }
+
+// Models are immutable after Load: many goroutines may predict at once
+// (run with -race).
+func TestConcurrentPredict(t *testing.T) {
+	var models []Classifier
+	for _, f := range []string{"rfc_iris.p5.pkl", "gbc_iris.p5.pkl", "lr_iris_multinomial.p5.pkl"} {
+		m, err := Load(filepath.Join("testdata", "models", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		models = append(models, m.(Classifier))
+	}
+	rows := [][]float64{{5.1, 3.5, 1.4, 0.2}, {6.7, 3.0, 5.2, 2.3}, {5.9, 3.0, 4.2, 1.5}}
+	want := make([][][]float64, len(models))
+	for i, m := range models {
+		p, err := m.PredictProba(rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = p
+	}
+	done := make(chan error)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for n := 0; n < 50; n++ {
+				for i, m := range models {
+					p, err := m.PredictProba(rows)
+					if err != nil {
+						done <- err
+						return
+					}
+					for r := range p {
+						for c := range p[r] {
+							if p[r][c] != want[i][r][c] {
+								done <- fmt.Errorf("model %d row %d: %v != %v", i, r, p[r], want[i][r])
+								return
+							}
+						}
+					}
+				}
+			}
+			done <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -1,12 +1,16 @@
 // Package unpickle decodes Python pickle streams (protocols 2 to 5) and joblib
 // files into inert Go values without executing anything in them.
 //
-// gopickle (github.com/nlpodyssey/gopickle) runs the opcodes; every global the
-// stream names goes through Decode's allowlist before anything is built from
-// it. Allowed numpy names rebuild arrays, dtypes and scalars as Go data
-// (Array, Dtype, int64/float64/...); allowed classes become *Object values
-// that only record their constructor arguments and BUILD state. Anything else
-// is refused with a *RefusedError naming the global.
+// gopickle (github.com/nlpodyssey/gopickle) runs the opcodes, reading through
+// a guard that validates each opcode first: argument lengths against the
+// bytes present, stack shapes on a shadow of the pickle machine, and every
+// global the stream names against Decode's allowlist, from the literal names,
+// before gopickle resolves anything. gopickle's FindClass hook applies the
+// same allowlist again. Allowed numpy names rebuild arrays, dtypes and
+// scalars as Go data (Array, Dtype, int64/float64/...); allowed classes
+// become *Object values that only record their constructor arguments and
+// BUILD state. Anything else is refused with a *RefusedError naming the
+// global. No Python code, and no code named by the file, ever runs.
 package unpickle
 
 import (
