@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/strata-ml/strata/internal/image"
 	"github.com/strata-ml/strata/internal/runtime"
@@ -182,3 +183,149 @@ func parseEnv(flags, files []string) ([]string, error) {
 	}
 	return env, nil
 }
+
+// containerInspect is Docker's container inspect document, in the parts
+// strata has.
+type containerInspect struct {
+	ID      string `json:"Id"`
+	Created string
+	Path    string
+	Args    []string
+	State   struct {
+		Status     string
+		Running    bool
+		Paused     bool
+		Restarting bool
+		OOMKilled  bool
+		Dead       bool
+		Pid        int
+		ExitCode   int
+		Error      string
+		StartedAt  string
+		FinishedAt string
+	}
+	Image          string
+	ResolvConfPath string
+	HostnamePath   string
+	HostsPath      string
+	LogPath        string
+	Name           string
+	Driver         string
+	Platform       string
+	HostConfig     containerHostConfig
+	GraphDriver    struct {
+		Name string
+		Data map[string]string
+	}
+	Mounts          []containerMount
+	Config          runtime.Config
+	NetworkSettings struct {
+		Ports map[string][]portBinding
+	}
+}
+
+type containerHostConfig struct {
+	NetworkMode  string
+	AutoRemove   bool
+	Runtime      string
+	Memory       int64
+	NanoCpus     int64
+	PidsLimit    *int64
+	PortBindings map[string][]portBinding
+}
+
+type containerMount struct {
+	Type        string
+	Source      string
+	Destination string
+	Mode        string
+	RW          bool
+	Propagation string
+}
+
+type portBinding struct {
+	HostIP   string `json:"HostIp"`
+	HostPort string
+}
+
+// inspectContainerFallback inspects the container ref when no image has
+// that name; with no container either, it returns the image's error.
+func inspectContainerFallback(ctx context.Context, o *options, ref string, imageErr error) (any, error) {
+	rt, err := o.openRuntime()
+	if err != nil {
+		return nil, imageErr
+	}
+	st, err := rt.Lookup(ctx, ref)
+	if err != nil {
+		if errors.Is(err, runtime.ErrNotFound) {
+			return nil, imageErr
+		}
+		return nil, err
+	}
+	return newContainerInspect(rt, st), nil
+}
+
+func newContainerInspect(rt *runtime.Runtime, st *runtime.State) containerInspect {
+	var d containerInspect
+	dir := rt.Dir(st.ID)
+	d.ID = st.ID
+	d.Created = st.Created.Format(time.RFC3339Nano)
+	if len(st.Args) > 0 {
+		d.Path, d.Args = st.Args[0], append([]string{}, st.Args[1:]...)
+	}
+	d.State.Status = string(st.Status)
+	d.State.Running = st.Running()
+	d.State.OOMKilled = st.OOMKilled
+	d.State.Pid = st.Pid
+	d.State.ExitCode = st.ExitCode
+	d.State.Error = st.Error
+	d.State.StartedAt = dockerTime(st.StartedAt)
+	d.State.FinishedAt = dockerTime(st.FinishedAt)
+	d.Image = st.ImageID
+	d.ResolvConfPath = filepath.Join(dir, "resolv.conf")
+	d.HostnamePath = filepath.Join(dir, "hostname")
+	d.HostsPath = filepath.Join(dir, "hosts")
+	d.LogPath = rt.LogPath(st.ID)
+	d.Name = "/" + st.Name
+	d.Driver = "overlay"
+	d.Platform = "linux"
+	d.GraphDriver.Name = "overlay2"
+	d.GraphDriver.Data = map[string]string{
+		"LowerDir":  strings.Join(st.Lowers, ":"),
+		"UpperDir":  rt.UpperDir(st.ID),
+		"WorkDir":   filepath.Join(dir, "work"),
+		"MergedDir": filepath.Join(dir, "rootfs"),
+	}
+	d.Mounts = []containerMount{}
+	for _, m := range st.Mounts {
+		mode := "rw"
+		if !m.RW {
+			mode = "ro"
+		}
+		d.Mounts = append(d.Mounts, containerMount{Type: "bind", Source: m.Source, Destination: m.Destination, Mode: mode, RW: m.RW, Propagation: "rprivate"})
+	}
+	d.Config = st.Config
+	d.HostConfig = containerHostConfig{
+		NetworkMode: st.Network, AutoRemove: st.AutoRemove, Runtime: st.Runtime,
+		Memory: st.Resources.Memory, NanoCpus: int64(st.Resources.CPUs * 1e9),
+		PortBindings: map[string][]portBinding{},
+	}
+	if st.Resources.PidsLimit > 0 {
+		p := st.Resources.PidsLimit
+		d.HostConfig.PidsLimit = &p
+	}
+	d.NetworkSettings.Ports = map[string][]portBinding{}
+	for _, p := range st.Ports {
+		key := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
+		b := portBinding{HostIP: p.HostIP, HostPort: strconv.Itoa(p.HostPort)}
+		d.HostConfig.PortBindings[key] = append(d.HostConfig.PortBindings[key], b)
+		if st.Running() {
+			d.NetworkSettings.Ports[key] = append(d.NetworkSettings.Ports[key], b)
+		}
+	}
+	return d
+}
+
+// dockerTime is a time as Docker's inspect writes it; the zero time is
+// Docker's "0001-01-01T00:00:00Z".
+func dockerTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

@@ -43,8 +43,8 @@ type imageInspect struct {
 func newInspectCmd(o *options) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
-		Use:   "inspect [OPTIONS] IMAGE [IMAGE...]",
-		Short: "Return low-level information on images",
+		Use:   "inspect [OPTIONS] IMAGE|CONTAINER [IMAGE|CONTAINER...]",
+		Short: "Return low-level information on images and containers",
 		Example: `  strata inspect busybox
   strata inspect --format '{{.Id}}' busybox
   strata inspect --format '{{json .Config.Cmd}}' busybox`,
@@ -61,10 +61,14 @@ func newInspectCmd(o *options) *cobra.Command {
 					return err
 				}
 			}
-			var docs []imageInspect
+			var docs []any
 			var errs []error
 			for _, name := range args {
+				var doc any
 				doc, err := inspectImage(ctx, s, name)
+				if errors.Is(err, image.ErrNotFound) {
+					doc, err = inspectContainerFallback(ctx, o, name, err)
+				}
 				if err != nil {
 					errs = append(errs, err)
 					continue
@@ -79,7 +83,7 @@ func newInspectCmd(o *options) *cobra.Command {
 			}
 			if f == nil {
 				if docs == nil {
-					docs = []imageInspect{}
+					docs = []any{}
 				}
 				b, err := json.MarshalIndent(docs, "", "    ")
 				if err != nil {

@@ -8,9 +8,11 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/strata-ml/strata/internal/runtime"
 )
@@ -27,6 +29,7 @@ func newMonitorCmd(o *options) *cobra.Command {
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			unix.CloseOnExec(3)
 			status := os.NewFile(3, "status")
 			report := func(ms monitorStatus) {
 				if status == nil {
@@ -60,6 +63,7 @@ func newMonitorCmd(o *options) *cobra.Command {
 				}
 				ls = append(ls, l)
 			}
+			closeOnExec()
 			signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
 			sigs := make(chan os.Signal, 4)
 			signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
@@ -81,5 +85,21 @@ func newMonitorCmd(o *options) *cobra.Command {
 			}
 			return err
 		},
+	}
+}
+
+// closeOnExec marks every inherited descriptor above stderr close-on-exec,
+// so that runc and the container hold none of them: not the status pipe
+// (whose end tells run -d the monitor has reported), nor any descriptor
+// strata's own caller leaked.
+func closeOnExec() {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			unix.CloseOnExec(fd)
+		}
 	}
 }

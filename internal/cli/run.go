@@ -261,6 +261,7 @@ func startMonitor(ctx context.Context, o *options, rt *runtime.Runtime, st *runt
 		defer lf.Close()
 		files = append(files, lf)
 	}
+	closeOnExec() // the monitor inherits nothing but its ExtraFiles
 	m := exec.Command(self, "--root", o.root, "monitor", st.ID)
 	m.ExtraFiles = files
 	m.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -272,13 +273,12 @@ func startMonitor(ctx context.Context, o *options, rt *runtime.Runtime, st *runt
 	}
 	pw.Close()
 	go m.Wait() // reaped if the monitor ends while we wait
-	b, _ := io.ReadAll(pr)
 	var ms monitorStatus
-	if len(b) == 0 {
-		return fmt.Errorf("container %s: its monitor exited before the container started", st.ShortID())
-	}
-	if err := json.Unmarshal(b, &ms); err != nil {
-		return fmt.Errorf("container %s: monitor: %s", st.ShortID(), b)
+	if err := json.NewDecoder(pr).Decode(&ms); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("container %s: its monitor exited before the container started", st.ShortID())
+		}
+		return fmt.Errorf("container %s: monitor: %w", st.ShortID(), err)
 	}
 	if ms.Error != "" {
 		fmt.Fprintf(o.stderr, "Error: %s\n", ms.Error)

@@ -191,7 +191,7 @@ func loadState(dir string) (*State, error) {
 }
 
 // procStart is a process's start time in clock ticks since boot (field 22
-// of /proc/PID/stat), 0 if it does not exist.
+// of /proc/PID/stat), 0 if it does not exist or has exited.
 func procStart(pid int) uint64 {
 	if pid <= 0 {
 		return 0
@@ -206,8 +206,8 @@ func procStart(pid int) uint64 {
 	}
 	f := strings.Fields(string(b[i+1:]))
 	// After the command come state (field 3) ... starttime (field 22).
-	if len(f) < 20 {
-		return 0
+	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
+		return 0 // a zombie has exited
 	}
 	n, _ := strconv.ParseUint(f[19], 10, 64)
 	return n
