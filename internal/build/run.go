@@ -106,7 +106,15 @@ func (b *builder) runArgs(st *state, c *instructions.RunCommand) ([]string, erro
 	if len(c.Files) > 0 {
 		// RUN <<EOF ... EOF: the heredoc is the script.
 		if len(c.Files) == 1 && strings.HasPrefix(strings.TrimSpace(strings.Join(c.CmdLine, " ")), "<<") {
-			return b.withShell(st, instructions.ShellDependantCmdLine{CmdLine: []string{c.Files[0].Data}, PrependShell: true}), nil
+			script := c.Files[0].Data
+			if c.Files[0].Chomp { // <<-EOF: leading tabs go
+				lines := strings.Split(script, "\n")
+				for i, l := range lines {
+					lines[i] = strings.TrimLeft(l, "\t")
+				}
+				script = strings.Join(lines, "\n")
+			}
+			return b.withShell(st, instructions.ShellDependantCmdLine{CmdLine: []string{script}, PrependShell: true}), nil
 		}
 		return nil, fmt.Errorf("RUN with a heredoc passed to a command is not supported; make the heredoc the whole command")
 	}
