@@ -15,7 +15,7 @@ runs=${2:-3}
 [ "$(id -u)" = 0 ] || { echo "bench/unpack.sh: run as root (unpacking keeps owners and devices)" >&2; exit 1; }
 
 need=()
-for pkg in umoci podman skopeo hyperfine python3; do
+for pkg in umoci podman skopeo python3; do
 	command -v "$pkg" >/dev/null || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -97,44 +97,69 @@ PY
 )
 gzip_bytes=$(du -sb "$work/oci-gzip/blobs" | cut -f1)
 
-drop="sync; echo 3 > /proc/sys/vm/drop_caches"
-unpack() { # NAME IMAGE [ENV...]
-	echo "env STRATA_ROOT=$STRATA_ROOT STRATA_BENCH_IMAGE=$2 ${*:3} $work/snapshot.test -test.run '^TestUnpackImage\$'"
+# Runs are interleaved (strata, strata without sync, umoci, podman; then
+# again), so a machine whose load changes during the benchmark affects
+# every tool alike. Each run starts with nothing unpacked, after sync and
+# with the page cache dropped.
+fresh() {
+	rm -rf "$work/bundle" "$STRATA_ROOT"/snapshots/sha256/*
+	"${podman[@]}" rmi -af >/dev/null 2>&1 || true
+	sync
+	echo 3 > /proc/sys/vm/drop_caches
 }
-hf() { hyperfine --style none --runs "$runs" --export-json "$work/$1.json" "${@:2}" >&2; }
-for layout in plain gzip; do
-	img=big:$layout
-	[ $layout = gzip ] && img=$gzip_id
-	hf "$layout" \
-		--prepare "rm -rf $work/bundle $STRATA_ROOT/snapshots/sha256/*; $drop" \
-		-n "strata" "$(unpack strata "$img")" \
-		-n "strata NoSync" "$(unpack strata "$img" STRATA_BENCH_NOSYNC=1)" \
-		-n "umoci" "umoci unpack --image $work/oci-$layout:$layout $work/bundle >/dev/null"
+measure() { # LABEL COMMAND
+	fresh
+	/usr/bin/time -f "%e %U %S" -o "$work/time" bash -c "$2" >/dev/null
+	echo "$1 $(cat "$work/time")" >> "$work/times"
+}
+unpack() { # IMAGE [ENV...]
+	echo "env STRATA_ROOT=$STRATA_ROOT STRATA_BENCH_IMAGE=$1 ${*:2} $work/snapshot.test -test.run '^TestUnpackImage\$'"
+}
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+: > "$work/times"
+for run in $(seq 1 "$runs"); do
+	echo "== run $run of $runs" >&2
+	for layout in plain gzip; do
+		img=big:$layout
+		[ $layout = gzip ] && img=$gzip_id
+		measure "strata/$layout" "$(unpack "$img")"
+		measure "strata-nosync/$layout" "$(unpack "$img" STRATA_BENCH_NOSYNC=1)"
+		measure "umoci/$layout" "umoci unpack --image $work/oci-$layout:$layout $work/bundle"
+	done
+	measure "podman/gzip" "${podman[*]} load -q -i $work/gzip.tar"
 done
-hf podman \
-	--prepare "${podman[*]} rmi -af >/dev/null 2>&1 || true; $drop" \
-	-n "podman load" "${podman[*]} load -q -i $work/gzip.tar"
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+cat "$work/times" >&2
 
-python3 - "$work" "$bytes" "$files" "$gzip_bytes" "$size_mb" "$runs" <<'PY'
-import json, sys
-work, size, files, gz, mb, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
-def load(n):
-    return {r["command"]: r["median"] for r in json.load(open(f"{work}/{n}.json"))["results"]}
+python3 - "$work" "$bytes" "$files" "$gzip_bytes" "$size_mb" "$runs" "$load_before" "$load_after" <<'PY'
+import sys, statistics
+work, size, files, gz, mb, runs, lb, la = sys.argv[1:9]
+size, files, gz = int(size), int(files), int(gz)
+wall, cpu = {}, {}
+for line in open(f"{work}/times"):
+    label, e, u, s = line.split()
+    wall.setdefault(label, []).append(float(e))
+    cpu.setdefault(label, []).append(float(u) + float(s))
+med = lambda d, k: statistics.median(d[k])
 print("## Run: first-run unpack\n")
 print(f"One image, a {size/1e6:.0f} MB root filesystem of {files} entries (60% of the bytes in 40 large files, "
-      f"half incompressible; the rest 1-24 KiB text files), as one layer: uncompressed ({size/1e6:.0f} MB, as "
-      f"`strata import` stores it) or gzip ({gz/1e6:.0f} MB, as registries serve it). Time from nothing on disk "
-      f"to a root filesystem ready to mount, page cache dropped before each run.\n")
-print("| layer | strata (syncfs) | strata (no sync) | umoci unpack | umoci / strata | umoci / strata (no sync) |")
+      f"half incompressible; the rest 1-24 KiB text files; a symlink and a hard link), as one layer: "
+      f"uncompressed ({size/1e6:.0f} MB, as `strata import` stores it) or gzip ({gz/1e6:.0f} MB, as registries "
+      f"serve it). Time from nothing unpacked to a root filesystem ready to mount, after `sync` and with the "
+      f"page cache dropped before each run.\n")
+print("| layer | strata | strata, no sync | umoci unpack | umoci / strata | umoci / strata (no sync) |")
 print("|---|---|---|---|---|---|")
 for layout in ("plain", "gzip"):
-    r = load(layout)
-    s, n, u = r["strata"], r["strata NoSync"], r["umoci"]
-    print(f"| {layout} | {s:.2f} s | {n:.2f} s | {u:.2f} s | {u/s:.1f}x | {u/n:.1f}x |")
-p = load("podman")["podman load"]
-print(f"\n`podman load` of the gzip archive (copies the blobs, then unpacks): {p:.2f} s.")
-print(f"\nstrata: snapshot Prepare (blob read and verified, gzip decompressed and diff ID checked in one "
-      f"goroutine, files written in another; `syncfs` before the snapshot is renamed into place unless "
-      f"NoSync). umoci also writes an mtree manifest of the result. Medians of {runs} runs (hyperfine). "
-      f"Command: `bench/unpack.sh {mb} {runs}`.")
+    s, n, u = (med(wall, f"{t}/{layout}") for t in ("strata", "strata-nosync", "umoci"))
+    print(f"| {layout}, wall | {s:.2f} s | {n:.2f} s | {u:.2f} s | {u/s:.1f}x | {u/n:.1f}x |")
+    s, n, u = (med(cpu, f"{t}/{layout}") for t in ("strata", "strata-nosync", "umoci"))
+    print(f"| {layout}, CPU (user+sys) | {s:.2f} s | {n:.2f} s | {u:.2f} s | {u/s:.1f}x | {u/n:.1f}x |")
+p = med(wall, "podman/gzip")
+print(f"\n`podman load` of the gzip archive (podman copies the blobs into its store and unpacks them as it "
+      f"loads): {p:.2f} s wall, {med(cpu, 'podman/gzip'):.2f} s CPU.")
+print(f"\nstrata is snapshot Prepare: the blob read and its digest verified, gzip decompressed and the diff ID "
+      f"checked in one goroutine, entries created in a second, file contents and metadata written in a third; "
+      f"then `syncfs` (unless no sync) and the rename that makes the snapshot visible. umoci unpack also "
+      f"writes an mtree manifest of what it unpacked and does not sync. Medians of {runs} interleaved runs; "
+      f"load average {lb} before, {la} after. Command: `bench/unpack.sh {mb} {runs}`.")
 PY
