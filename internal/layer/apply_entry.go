@@ -35,13 +35,13 @@ func (a *applier) mkdir(name, p string, hdr *tar.Header) error {
 	return nil
 }
 
-// create runs make (which makes something new at p) and, if something is
-// there already, removes it and runs make again.
-func (a *applier) create(p string, make func() error) error {
-	err := make()
+// create runs mk (which makes something new at p) and, if something is
+// there already, removes it and runs mk again.
+func (a *applier) create(p string, mk func() error) error {
+	err := mk()
 	if err == unix.EEXIST {
 		if _, err = a.clear(p, false); err == nil {
-			err = make()
+			err = mk()
 		}
 	}
 	return err

@@ -306,3 +306,30 @@ func zst(t testing.TB, b []byte) []byte {
 	zw.Close()
 	return buf.Bytes()
 }
+
+// FuzzApply extracts arbitrary tars (seeded with hostile ones) and checks
+// that nothing appears beside the snapshot directory, whatever the input.
+func FuzzApply(f *testing.F) {
+	if os.Geteuid() != 0 {
+		f.Skip("needs root (chown, mknod): run as root")
+	}
+	f.Add(hdrTar(f, reg("../../x", "x")))
+	f.Add(hdrTar(f, symH("etc", "/etc"), reg("etc/evil", "x")))
+	f.Add(hdrTar(f, symH("up", "../.."), reg("up/x", "x"), linkH("l", "up/x")))
+	f.Add(hdrTar(f, dirH("a/"), symH("a/b", "../../.."), reg("a/b/c/.wh.d", ""), reg("a/b/.wh..wh..opq", "")))
+	f.Add(hdrTar(f, reg("a", "1"), dirH("a/"), symH("a", "/"), reg("a/x", "2")))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dir := t.TempDir()
+		root := filepath.Join(dir, "snap")
+		if err := os.Mkdir(root, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		Apply(t.Context(), root, bytes.NewReader(b))
+		if names, _ := readDirNames(dir); len(names) != 1 {
+			t.Fatalf("beside the snapshot: %v", names)
+		}
+		if _, err := os.Lstat("/etc/evil"); err == nil {
+			t.Fatal("/etc/evil created")
+		}
+	})
+}
