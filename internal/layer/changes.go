@@ -33,10 +33,12 @@ func (c Change) String() string { return string(c.Kind) + " " + c.Path }
 
 // Changes lists what the overlay upper directory upper adds (A), changes
 // (C) and deletes (D) relative to lowers (topmost first), sorted by path,
-// as `docker diff` prints them: a directory holding changes is itself
-// changed; every path below an added directory is added; a deleted
-// directory is one line. An opaque directory deletes whatever the lowers
-// had in it that upper does not have again.
+// as `docker diff` prints them: a directory the lowers have too is
+// changed if its mode, owner or modification time changed or something
+// was added to or deleted from it; every path below an added directory is
+// added; a deleted directory is one line. An opaque directory is changed,
+// and deletes whatever the lowers had in it that upper does not have again
+// (docker diff would print it deleted, then its contents added).
 func Changes(upper string, lowers []string) ([]Change, error) {
 	c := &changer{lowers: lowers, views: map[string][]int{}}
 	all := make([]int, len(lowers))
@@ -44,7 +46,7 @@ func Changes(upper string, lowers []string) ([]Change, error) {
 		all[i] = i
 	}
 	c.views[""] = all
-	if err := c.walk("", upper, true); err != nil {
+	if _, err := c.walk("", upper, true); err != nil {
 		return nil, fmt.Errorf("changes of %s: %w", upper, err)
 	}
 	sort.Slice(c.out, func(i, j int) bool { return c.out[i].Path < c.out[j].Path })
@@ -60,20 +62,20 @@ type changer struct {
 }
 
 // walk reports the contents of upper directory dir (name rel). inLower
-// says whether rel is a directory the lowers show.
-func (c *changer) walk(rel, dir string, inLower bool) error {
+// says whether rel is a directory the lowers show. It returns whether it
+// added or deleted anything directly in dir.
+func (c *changer) walk(rel, dir string, inLower bool) (bool, error) {
 	names, err := readDirNames(dir)
 	if err != nil {
-		return err
+		return false, err
 	}
-	upperHas := map[string]bool{}
+	addedOrDeleted := false
 	for _, base := range names {
-		upperHas[base] = true
 		name := join(rel, base)
 		p := filepath.Join(dir, base)
 		var st unix.Stat_t
 		if err := unix.Lstat(p, &st); err != nil {
-			return err
+			return false, err
 		}
 		isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
 		whiteout := st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0
@@ -87,31 +89,70 @@ func (c *changer) walk(rel, dir string, inLower bool) error {
 		case whiteout:
 			if exists {
 				c.add(Deleted, name)
+				addedOrDeleted = true
 			}
 			continue
-		case exists:
-			c.add(Changed, name)
-		default:
+		case !exists:
 			c.add(Added, name)
+			addedOrDeleted = true
+		case !isDir || !c.lowerIsDir(name):
+			c.add(Changed, name)
 		}
 		if !isDir {
 			continue
 		}
-		opaque := false
-		if v, err := getXattr(p, OverlayOpaqueXattr); err == nil && v == "y" {
-			opaque = true
-		}
-		below := exists && !opaque && c.lowerIsDir(name)
-		if exists && opaque && c.lowerIsDir(name) {
-			if err := c.hidden(name, p); err != nil {
-				return err
+		if !exists {
+			if _, err := c.walk(name, p, false); err != nil {
+				return false, err
 			}
+			continue
 		}
-		if err := c.walk(name, p, below); err != nil {
-			return err
+		if !c.lowerIsDir(name) {
+			// A directory where the lowers have a file: all new below.
+			if _, err := c.walk(name, p, false); err != nil {
+				return false, err
+			}
+			continue
+		}
+		// A directory the lowers have too: changed if its own metadata
+		// changed, it is opaque, or something in it was added or deleted
+		// (as docker diff decides).
+		changed := !c.sameDir(name, &st)
+		if v, err := getXattr(p, OverlayOpaqueXattr); err == nil && v == "y" {
+			changed = true
+			if err := c.hidden(name, p); err != nil {
+				return false, err
+			}
+			_, err = c.walk(name, p, false)
+			if err != nil {
+				return false, err
+			}
+		} else {
+			inner, err := c.walk(name, p, true)
+			if err != nil {
+				return false, err
+			}
+			changed = changed || inner
+		}
+		if changed {
+			c.add(Changed, name)
 		}
 	}
-	return nil
+	return addedOrDeleted, nil
+}
+
+// sameDir says whether the upper directory's metadata (mode, owner,
+// modification time) is the lowers' directory name's.
+func (c *changer) sameDir(name string, st *unix.Stat_t) bool {
+	v := c.view(name)
+	if len(v) == 0 {
+		return false
+	}
+	var lst unix.Stat_t
+	if err := unix.Lstat(filepath.Join(c.lowers[v[0]], name), &lst); err != nil {
+		return false
+	}
+	return lst.Mode == st.Mode && lst.Uid == st.Uid && lst.Gid == st.Gid && lst.Mtim == st.Mtim
 }
 
 // hidden reports as deleted what the lowers show in directory name that

@@ -46,7 +46,16 @@ func TestChanges(t *testing.T) {
 		"var/keep", "srv/hidden/y", "home/f")
 	top := tree(t, t.TempDir(), "etc/hosts!", "srv/!", "srv/z", "home")
 	upper := tree(t, t.TempDir(), "etc/passwd", "etc/gone!", "etc/new", "etc/hosts", "opt/old/!", "opt/old/b",
-		"newdir/f", "srv/hidden/w", "home/")
+		"newdir/f", "srv/hidden/w", "home/", "var/keep")
+	// var/ as overlayfs copies it up: same metadata as below; only a file
+	// in it changed, so docker diff does not list it.
+	var st unix.Stat_t
+	if err := unix.Lstat(filepath.Join(bottom, "var"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(upper, "var"), []unix.Timespec{st.Atim, st.Mtim}, 0); err != nil {
+		t.Fatal(err)
+	}
 	got, err := Changes(upper, []string{top, bottom})
 	if err != nil {
 		t.Fatal(err)
@@ -57,6 +66,7 @@ func TestChanges(t *testing.T) {
 		"A /newdir", "A /newdir/f",
 		"C /opt", "C /opt/old", "D /opt/old/a", "A /opt/old/b", "D /opt/old/sub",
 		"C /srv", "A /srv/hidden", "A /srv/hidden/w",
+		"C /var/keep",
 	}
 	var lines []string
 	for _, c := range got {

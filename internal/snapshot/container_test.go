@@ -20,7 +20,8 @@ func TestContainerDiff(t *testing.T) {
 	needRoot(t)
 	is, ss := stores(t)
 	l1 := tarOf(t, dir("etc/"), file("etc/passwd", "root"), file("etc/hosts", "h"),
-		dir("opt/"), dir("opt/old/"), file("opt/old/a", "a"), dir("opt/old/sub/"), file("opt/old/sub/x", "x"))
+		dir("opt/"), dir("opt/old/"), file("opt/old/a", "a"), dir("opt/old/sub/"), file("opt/old/sub/x", "x"),
+		dir("var/"), file("var/log", "l"))
 	l2 := tarOf(t, dir("usr/"), file("usr/tool", "t"))
 	img := testImage(t, is, "test/diff:1", "gzip", l1, l2)
 	lowers, err := ss.Prepare(t.Context(), is, img)
@@ -45,6 +46,10 @@ func TestContainerDiff(t *testing.T) {
 	must(os.WriteFile(filepath.Join(m, "usr/one"), []byte("linked"), 0o644))
 	must(os.Link(filepath.Join(m, "usr/one"), filepath.Join(m, "usr/two")))
 	must(os.MkdirAll(filepath.Join(m, "srv/new"), 0o755))
+	f, err := os.OpenFile(filepath.Join(m, "var/log"), os.O_APPEND|os.O_WRONLY, 0)
+	must(err)
+	f.WriteString("more")
+	must(f.Close())
 
 	changes, err := layer.Changes(upper, lowers)
 	must(err)
@@ -53,7 +58,7 @@ func TestContainerDiff(t *testing.T) {
 		lines = append(lines, c.String())
 	}
 	want := "C /etc\nC /etc/hosts\nD /etc/passwd\nC /opt\nC /opt/old\nD /opt/old/a\nA /opt/old/c\nD /opt/old/sub\n" +
-		"A /srv\nA /srv/new\nC /usr\nA /usr/one\nA /usr/two"
+		"A /srv\nA /srv/new\nC /usr\nA /usr/one\nA /usr/two\nC /var/log"
 	if got := strings.Join(lines, "\n"); got != want {
 		t.Fatalf("changes:\n%s\nwant:\n%s", got, want)
 	}
