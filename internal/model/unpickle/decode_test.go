@@ -141,3 +141,30 @@ func TestStateCannotChangeTwice(t *testing.T) {
 		t.Fatalf("second BUILD: %v", err)
 	}
 }
+
+func TestXZDictionaryBound(t *testing.T) {
+	data, err := os.ReadFile("../testdata/models/dtc_wine.joblib.xz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, ok := xzDict(data)
+	if !ok || d == 0 || d > maxDict {
+		t.Fatalf("fixture dictionary %d, %v", d, ok)
+	}
+	// Ask for a 4 GiB dictionary: refused before the xz library allocates it.
+	bad := append([]byte(nil), data...)
+	found := false
+	for i := 14; i < 12+(int(bad[12])+1)*4-1; i++ {
+		if bad[i] == 0x21 && bad[i+1] == 1 {
+			bad[i+2] = 40
+			found = true
+			break
+		}
+	}
+	if !found {
+		t.Fatal("no LZMA2 filter in the first block header")
+	}
+	if _, err := Decode(bad, allowSklearn); err == nil || !strings.Contains(err.Error(), "dictionary") {
+		t.Fatalf("4 GiB dictionary: %v", err)
+	}
+}

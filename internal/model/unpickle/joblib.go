@@ -52,8 +52,11 @@ func decompress(data []byte) ([]byte, error) {
 		if !bytes.HasSuffix(bytes.TrimRight(data, "\x00"), []byte("YZ")) {
 			return nil, errors.New("joblib xz stream: truncated (no stream footer)")
 		}
-		// (For xz the library takes DictCap as a minimum, not a limit, so
-		// the dictionary is the size the block header states.)
+		// The xz library takes DictCap as a minimum, not a limit, and
+		// allocates the dictionary the block header states; check it.
+		if d, ok := xzDict(data); !ok || d > maxDict {
+			return nil, fmt.Errorf("joblib xz stream: first block asks for a %d-byte dictionary (at most %d)", d, maxDict)
+		}
 		r, err = xz.NewReader(bytes.NewReader(data))
 	case bytes.HasPrefix(data, []byte{0x5d, 0x00}):
 		kind = "lzma"
@@ -189,4 +192,62 @@ func (a *Array) readNested(d *decoder, shape []int) error {
 	}
 	a.Dtype, a.Shape, a.Objects = arr.Dtype, arr.Shape, arr.Objects
 	return nil
+}
+
+// xzDict reads the LZMA2 dictionary size from an xz stream's first block
+// header (xz file format 1.0.4, sections 3.1 and 5.3.1). joblib's xz files
+// hold one block. ok is false when the header cannot be read.
+func xzDict(data []byte) (size uint64, ok bool) {
+	const start = 12 // stream header
+	if len(data) < start+2 {
+		return 0, false
+	}
+	if data[start] == 0 {
+		return 0, true // no block, only the index
+	}
+	end := start + (int(data[start])+1)*4
+	if end > len(data) {
+		return 0, false
+	}
+	flags := data[start+1]
+	p := start + 2
+	varint := func() (uint64, bool) {
+		var v uint64
+		for i := 0; i < 9 && p < end; i++ {
+			b := data[p]
+			p++
+			v |= uint64(b&0x7f) << (7 * i)
+			if b&0x80 == 0 {
+				return v, true
+			}
+		}
+		return 0, false
+	}
+	for _, bit := range []byte{0x40, 0x80} { // compressed, uncompressed size
+		if flags&bit != 0 {
+			if _, ok := varint(); !ok {
+				return 0, false
+			}
+		}
+	}
+	for f := 0; f <= int(flags&3); f++ {
+		id, ok1 := varint()
+		n, ok2 := varint()
+		if !ok1 || !ok2 || n > uint64(end-p) {
+			return 0, false
+		}
+		props := data[p : p+int(n)]
+		p += int(n)
+		if id == 0x21 { // LZMA2
+			if len(props) != 1 || props[0] > 40 {
+				return 0, false
+			}
+			d := props[0]
+			if d == 40 {
+				return 1<<32 - 1, true
+			}
+			return uint64(2|d&1) << (d/2 + 11), true
+		}
+	}
+	return 0, false
 }
