@@ -133,6 +133,9 @@ func New(m model.Model, opts ...Option) *Server {
 // SetModel serves m from now on. It first checks that m predicts a row of
 // zeros; if it does not, the server is not ready and the error says why.
 func (s *Server) SetModel(m model.Model) error {
+	if m == nil {
+		return errors.New("no model to serve")
+	}
 	st := &state{model: m, info: m.Info(), nf: m.NumFeatures()}
 	if c, ok := m.(model.Classifier); ok {
 		st.clf = c
@@ -142,7 +145,13 @@ func (s *Server) SetModel(m model.Model) error {
 	if st.err != nil {
 		st.err = fmt.Errorf("self-check of %s failed: %w", st.info.Estimator, st.err)
 	}
-	s.state.Store(st)
+	for { // keep draining if shutdown has begun
+		old := s.state.Load()
+		st.draining = old != nil && old.draining
+		if s.state.CompareAndSwap(old, st) {
+			break
+		}
+	}
 	s.metrics.setModel(s.o.name, st.info)
 	return st.err
 }

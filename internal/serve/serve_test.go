@@ -361,3 +361,13 @@ func TestOpenAPI(t *testing.T) {
 		t.Errorf("%d paths documented", len(doc.Paths))
 	}
 }
+
+func TestSetModelNil(t *testing.T) {
+	s := New(iris())
+	if err := s.SetModel(nil); err == nil {
+		t.Fatal("SetModel(nil) succeeded")
+	}
+	if err := s.Ready(); err != nil {
+		t.Fatalf("the model before SetModel(nil) is not served any more: %v", err)
+	}
+}
