@@ -411,7 +411,11 @@ func (r *Runtime) cleanup(st *State) {
 	if alive(st.Pid, st.PidStart) {
 		killProcess(st.Pid)
 	}
-	_ = r.runc(st).delete(context.Background(), st.ID)
+	// runc keeps its record until deleted (gone after a clean exit, or a
+	// reboot): only then is there something for `runc delete` to do.
+	if _, err := os.Stat(filepath.Join(r.stateRoot, st.ID)); err == nil {
+		_ = r.runc(st).delete(context.Background(), st.ID)
+	}
 	snapshot.Unmount(filepath.Join(r.Dir(st.ID), "rootfs"))
 }
 

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Run benchmark: wall time of `strata run --rm IMAGE true` against bare
+# `runc run` on a prepared bundle (the same spec strata generates, on a
+# plain root filesystem directory) and `podman run --rm --network none`
+# (runc as its runtime), side by side in one hyperfine run. Prints a
+# Markdown section for BENCHMARKS.md.
+# Usage: bench/run.sh [RUNS]   (needs root, runc, podman, hyperfine, busybox-static)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+runs=${1:-50}
+
+need=()
+for pkg in runc podman hyperfine busybox-static python3; do
+	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+work=$(mktemp -d /var/tmp/strata-bench-run.XXXXXX)
+podman=(podman --root "$work/podman" --runroot "$work/podman-run" --storage-driver overlay --runtime runc --cgroup-manager cgroupfs --events-backend file)
+cleanup() {
+	"$work/strata" rm -f tmpl >/dev/null 2>&1 || true
+	"${podman[@]}" rmi -af >/dev/null 2>&1 || true
+	umount -R "$work/podman" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+go build -o "$work/strata" ./cmd/strata
+strata="$work/strata"
+export STRATA_ROOT="$work/strata-store"
+
+# A busybox root filesystem with every applet.
+mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/tmp"
+cp /bin/busybox "$work/rootfs/bin/"
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$work/rootfs/bin/$a"; done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$work/rootfs/etc/passwd"
+tar -C "$work/rootfs" -cf "$work/busybox.tar" .
+
+"$strata" import "$work/busybox.tar" busybox >/dev/null 2>&1
+"$strata" run --rm busybox true # unpacks the layer once
+
+# Bare runc: strata's own spec for the image, on a prepared bundle.
+"$strata" run --name tmpl busybox true
+id=$("$strata" inspect -f '{{.Id}}' tmpl)
+mkdir -p "$work/bundle"
+cp -a "$work/rootfs" "$work/bundle/rootfs"
+python3 - "$STRATA_ROOT/containers/$id" "$work/bundle" <<'PY'
+import json, shutil, sys, os
+src, dst = sys.argv[1], sys.argv[2]
+spec = json.load(open(os.path.join(src, "config.json")))
+spec["root"]["path"] = "rootfs"
+spec["linux"]["cgroupsPath"] = "/strata-bench/runc"
+for m in spec["mounts"]:
+    if m["source"].startswith(src):
+        name = os.path.basename(m["source"])
+        shutil.copy(m["source"], os.path.join(dst, name))
+        m["source"] = os.path.join(dst, name)
+json.dump(spec, open(os.path.join(dst, "config.json"), "w"))
+PY
+"$strata" rm tmpl >/dev/null
+
+# podman, with runc and limits within this machine's hard limits.
+cat >"$work/containers.conf" <<'CONF'
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
+CONF
+export CONTAINERS_CONF="$work/containers.conf"
+"${podman[@]}" import -q "$work/busybox.tar" busybox >/dev/null
+"${podman[@]}" run --rm --network none busybox true
+
+hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/run.json" \
+	-n "strata run --rm" "$strata run --rm busybox true" \
+	-n "runc run (bundle)" "runc --root $work/runc-state run --bundle $work/bundle bench" \
+	-n "podman run --rm" "${podman[*]} run --rm --network none busybox true" >&2
+
+python3 - "$work/run.json" "$runs" <<'PY'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+s, b, p = r["strata run --rm"], r["runc run (bundle)"], r["podman run --rm"]
+ms = lambda x: "%.1f ms ± %.1f" % (x["mean"] * 1e3, x["stddev"] * 1e3)
+med = lambda x: "%.1f ms" % (x["median"] * 1e3)
+print("## Run: strata run --rm\n")
+print("`bench/run.sh` (hyperfine, %s runs each after 5 warm-ups, one after another in one run): wall time of a" % sys.argv[2])
+print("container running `true` from a busybox image whose layer is already unpacked, and the machine's load average when it ran: %s.\n" % open("/proc/loadavg").read().split()[0])
+print("| command | mean | median |")
+print("|---|---|---|")
+print("| `strata run --rm busybox true` | %s | %s |" % (ms(s), med(s)))
+print("| `runc run` on a prepared bundle (strata's spec) | %s | %s |" % (ms(b), med(b)))
+print("| `podman run --rm --network none busybox true` (runc) | %s | %s |" % (ms(p), med(p)))
+print()
+print("strata / bare runc: **%.2fx** (median %.2fx); podman / strata: **%.1fx** (median %.1fx)." % (
+    s["mean"] / b["mean"], s["median"] / b["median"], p["mean"] / s["mean"], p["median"] / s["median"]))
+PY
