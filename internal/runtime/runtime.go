@@ -115,19 +115,22 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*State, error) {
 	}
 	id := newID()
 	st := &State{
-		ID:          id,
-		Created:     time.Now().UTC(),
-		Image:       o.Image,
-		ImageID:     o.ImageID,
-		ImageTarget: o.ImageTarget,
-		Network:     o.Network,
-		Ports:       o.Ports,
-		Mounts:      o.Mounts,
-		Resources:   o.Resources,
-		AutoRemove:  o.AutoRemove,
-		Runtime:     o.Runtime,
-		Lowers:      o.Lowers,
-		Status:      Created,
+		ID:         id,
+		Created:    time.Now().UTC(),
+		Image:      o.Image,
+		ImageID:    o.ImageID,
+		Network:    o.Network,
+		Ports:      o.Ports,
+		Mounts:     o.Mounts,
+		Resources:  o.Resources,
+		AutoRemove: o.AutoRemove,
+		Runtime:    o.Runtime,
+		Lowers:     o.Lowers,
+		Status:     Created,
+	}
+	if o.ImageTarget.Digest.Hex != "" {
+		t := o.ImageTarget
+		st.ImageTarget = &t
 	}
 	if st.Network == "" {
 		st.Network = NetworkPrivate
@@ -487,8 +490,8 @@ func (r *Runtime) ImageRoots(ctx context.Context) ([]v1.Descriptor, error) {
 	}
 	var out []v1.Descriptor
 	for _, st := range list {
-		if st.ImageTarget.Digest.Hex != "" {
-			out = append(out, st.ImageTarget)
+		if st.ImageTarget != nil {
+			out = append(out, *st.ImageTarget)
 		}
 	}
 	return out, nil

@@ -84,7 +84,7 @@ type State struct {
 	// exists.
 	Image       string
 	ImageID     string
-	ImageTarget v1.Descriptor
+	ImageTarget *v1.Descriptor `json:",omitempty"`
 	Config      Config
 	// Args is the process run: entrypoint and command.
 	Args      []string
