@@ -169,11 +169,7 @@ func runBuild(cmd *cobra.Command, o *options, bo buildOptions, contextArg string
 		}
 	}
 
-	s, err := o.openStore()
-	if err != nil {
-		return err
-	}
-	done, err := s.Use(ctx)
+	s, done, err := o.useStore(ctx)
 	if err != nil {
 		return err
 	}

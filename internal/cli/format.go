@@ -96,3 +96,31 @@ func (f *formatter) write(w io.Writer, v any) error {
 func writeJSONLine(w io.Writer, v any) error {
 	return json.NewEncoder(w).Encode(v)
 }
+
+// writeFormatted writes rows as --format asks: "json" gives one JSON
+// object a line, any other value but "" and "table" is a Go template run
+// on each row. It reports false when the format is a table, for the
+// caller to print.
+func writeFormatted[T any](w io.Writer, format string, rows []T) (bool, error) {
+	switch format {
+	case "", "table":
+		return false, nil
+	case "json":
+		for _, r := range rows {
+			if err := writeJSONLine(w, r); err != nil {
+				return true, err
+			}
+		}
+		return true, nil
+	}
+	f, err := newFormatter(format)
+	if err != nil {
+		return true, err
+	}
+	for _, r := range rows {
+		if err := f.write(w, r); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}

@@ -85,25 +85,8 @@ image's metadata (an empty_layer step), the layer's size and when.`,
 					rows[i].CreatedSince = rows[i].CreatedAt
 				}
 			}
-			switch {
-			case format == "json":
-				for _, r := range rows {
-					if err := writeJSONLine(o.stdout, r); err != nil {
-						return err
-					}
-				}
-				return nil
-			case format != "" && format != "table":
-				f, err := newFormatter(format)
-				if err != nil {
-					return err
-				}
-				for _, r := range rows {
-					if err := f.write(o.stdout, r); err != nil {
-						return err
-					}
-				}
-				return nil
+			if done, err := writeFormatted(o.stdout, format, rows); done {
+				return err
 			}
 			tw := newTable(o.stdout)
 			fmt.Fprintln(tw, "IMAGE\tSTEP\tCREATED\tCREATED BY\tLAYER\tSIZE\tCOMMENT")

@@ -138,24 +138,9 @@ func writeImageRows(o *options, rows []imageRow, format string, digests, quiet b
 			}
 		}
 		return nil
-	case format == "json":
-		for _, r := range rows {
-			if err := writeJSONLine(o.stdout, r); err != nil {
-				return err
-			}
-		}
-		return nil
-	case format != "" && format != "table":
-		f, err := newFormatter(format)
-		if err != nil {
-			return err
-		}
-		for _, r := range rows {
-			if err := f.write(o.stdout, r); err != nil {
-				return err
-			}
-		}
-		return nil
+	}
+	if done, err := writeFormatted(o.stdout, format, rows); done {
+		return err
 	}
 	tw := newTable(o.stdout)
 	if digests {

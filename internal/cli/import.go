@@ -53,11 +53,7 @@ Prints the new image's ID.`,
 				}
 				in = f
 			}
-			s, err := o.openStore()
-			if err != nil {
-				return err
-			}
-			done, err := s.Use(ctx)
+			s, done, err := o.useStore(ctx)
 			if err != nil {
 				return err
 			}

@@ -27,11 +27,7 @@ refused before anything is stored.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			s, err := o.openStore()
-			if err != nil {
-				return err
-			}
-			done, err := s.Use(ctx)
+			s, done, err := o.useStore(ctx)
 			if err != nil {
 				return err
 			}
