@@ -101,6 +101,9 @@ func parsePort(s string) (runtime.Port, error) {
 	case 2:
 		host, ctr = parts[0], parts[1]
 	default:
+		if len(parts) > 3 && !strings.HasPrefix(spec, "[") {
+			return p, fmt.Errorf("invalid port %q: write an IPv6 address in brackets", s)
+		}
 		i := strings.LastIndex(spec, ":")
 		j := strings.LastIndex(spec[:i], ":")
 		p.HostIP, host, ctr = strings.Trim(spec[:j], "[]"), spec[j+1:i], spec[i+1:]

@@ -134,11 +134,13 @@ func runContainer(ctx context.Context, o *options, cmd *cobra.Command, f runFlag
 	}
 	var termFile *os.File
 	if f.tty && !f.detach {
-		in, ok := o.stdin.(*os.File)
-		if !ok || !term.IsTerminal(int(in.Fd())) {
+		// On a terminal runc relays it; without one, -t alone still gives
+		// the container a pseudo-terminal (strata's), as Docker does.
+		if in, ok := o.stdin.(*os.File); ok && term.IsTerminal(int(in.Fd())) {
+			termFile = in
+		} else if f.interactive {
 			return errors.New("the input device is not a TTY")
 		}
-		termFile = in
 	}
 
 	s, err := o.openStore()

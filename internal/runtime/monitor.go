@@ -74,6 +74,28 @@ func (r *Runtime) Run(ctx context.Context, st *State, o RunOptions) (code int, e
 	var errGate *gate
 	if o.Terminal != nil {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Terminal, o.Terminal, o.Terminal
+	} else if st.Config.Tty {
+		// Detached with a terminal: runc relays a pty of ours, whose
+		// output is the container's log.
+		master, slave, err := openPty()
+		if err != nil {
+			return -1, err
+		}
+		if log, err = openLog(r.LogPath(st.ID)); err != nil {
+			master.Close()
+			slave.Close()
+			return -1, err
+		}
+		defer log.Close()
+		defer slave.Close()
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+		readers = append(readers, master)
+		copies.Add(1)
+		go func() {
+			defer copies.Done()
+			copyStream(master, "stdout", log, o.Stdout, nil)
+		}()
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
 	} else {
 		if log, err = openLog(r.LogPath(st.ID)); err != nil {
 			return -1, err
@@ -112,7 +134,7 @@ func (r *Runtime) Run(ctx context.Context, st *State, o RunOptions) (code int, e
 		return -1, fmt.Errorf("run container: %s: %w", rt.bin, err)
 	}
 	if w, ok := cmd.Stdout.(*os.File); ok && o.Terminal == nil {
-		w.Close()
+		w.Close() // the pipe's or pty's end now belongs to runc
 		cmd.Stderr.(*os.File).Close()
 	}
 	waitc := make(chan error, 1)
