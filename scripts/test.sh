@@ -24,6 +24,9 @@ if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; 
 echo "== go vet"
 go vet ./...
 
+echo "== model fixtures: regenerate with scikit-learn and compare with the committed goldens"
+/usr/bin/python3 internal/model/testdata/make_fixtures.py --check
+
 echo "== go test (race detector on the concurrent packages)"
 go test -race -count=1 ./internal/content/... ./internal/image/...
 
