@@ -334,3 +334,82 @@ func TestRunResourceLimits(t *testing.T) {
 		t.Fatalf("--pids-limit 5 with 9 processes: %+v", r)
 	}
 }
+
+// startStrata starts strata in the background (its output collected) and
+// returns the command and a channel that yields its exit code.
+func (e *cenv) startStrata(out *strings.Builder, args ...string) (*exec.Cmd, <-chan int) {
+	e.t.Helper()
+	cmd := exec.Command(strataBin, args...)
+	cmd.Env = append(os.Environ(), "STRATA_ROOT="+e.root)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	codes := make(chan int, 1)
+	go func() {
+		cmd.Wait()
+		codes <- cmd.ProcessState.ExitCode()
+	}()
+	e.t.Cleanup(func() { cmd.Process.Kill() })
+	return cmd, codes
+}
+
+func waitCode(t *testing.T, codes <-chan int, timeout time.Duration, what string) int {
+	t.Helper()
+	select {
+	case c := <-codes:
+		return c
+	case <-time.After(timeout):
+		t.Fatalf("%s: strata still running after %v", what, timeout)
+		return -1
+	}
+}
+
+func TestRunForegroundSignals(t *testing.T) {
+	e := newContainerEnv(t)
+	// SIGINT (Ctrl-C) reaches the container's process, which handles it.
+	var out strings.Builder
+	cmd, codes := e.startStrata(&out, "run", "--rm", "busybox", "sh", "-c", `trap "echo got INT; exit 42" INT; echo ready; while true; do sleep 0.1; done`)
+	eventually(t, 30*time.Second, "the container is ready", func() bool { return strings.Contains(out.String(), "ready") })
+	cmd.Process.Signal(syscall.SIGINT)
+	if code := waitCode(t, codes, 20*time.Second, "after SIGINT"); code != 42 || !strings.Contains(out.String(), "got INT") {
+		t.Fatalf("after SIGINT: exit %d, output %q", code, out.String())
+	}
+	// A PID 1 without a handler ignores it: a second Ctrl-C kills it.
+	out.Reset()
+	cmd, codes = e.startStrata(&out, "run", "--rm", "busybox", "sleep", "1000")
+	eventually(t, 30*time.Second, "the container runs", func() bool { return strings.Contains(e.okT("ps"), "sleep 1000") })
+	cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(200 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	if code := waitCode(t, codes, 20*time.Second, "after two SIGINTs"); code != 137 {
+		t.Fatalf("after two SIGINTs: exit %d, output %q", code, out.String())
+	}
+	if ps := e.okT("ps", "-aq"); ps != "" {
+		t.Fatalf("--rm left %q", ps)
+	}
+}
+
+func TestRunTerminal(t *testing.T) {
+	e := newContainerEnv(t)
+	// -t without a terminal of strata's own: the container still gets one.
+	out := e.okT("run", "--rm", "-t", "busybox", "sh", "-c", "tty; echo $TERM")
+	if !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "xterm") {
+		t.Fatalf("run -t printed %q", out)
+	}
+	e.fails("the input device is not a TTY", "run", "--rm", "-it", "busybox", "sh")
+	e.okT("run", "-dt", "--name", "tty", "busybox", "sh", "-c", "tty; sleep 1000")
+	eventually(t, 20*time.Second, "the detached terminal's output is logged", func() bool {
+		return strings.Contains(e.okT("logs", "tty"), "/dev/pts/")
+	})
+	// exec with input.
+	r := e.runIn([]byte("piped\n"), "exec", "-i", "tty", "cat")
+	if r.code != 0 || r.stdout != "piped\n" {
+		t.Fatalf("exec -i: %+v", r)
+	}
+	if r := e.runT(time.Minute, "exec", "-u", "app", "-w", "/tmp", "-e", "X=y", "tty", "sh", "-c", "id -u; pwd; echo $X"); r.stdout != "1000\n/tmp\ny\n" {
+		t.Fatalf("exec -u -w -e: %+v", r)
+	}
+	e.okT("rm", "-f", "tty")
+	e.fails("no such container", "exec", "tty", "true")
+}

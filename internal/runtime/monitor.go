@@ -143,6 +143,7 @@ func (r *Runtime) Run(ctx context.Context, st *State, o RunOptions) (code int, e
 	started := false
 	var px *proxy
 	var stopTimer <-chan time.Time
+	var pending []syscall.Signal
 	stops := 0
 	start := func() {
 		started = true
@@ -167,6 +168,11 @@ func (r *Runtime) Run(ctx context.Context, st *State, o RunOptions) (code int, e
 		if o.Started != nil {
 			o.Started(st)
 		}
+		for _, s := range pending {
+			if st.Pid > 0 {
+				_ = unix.Kill(st.Pid, s)
+			}
+		}
 	}
 	poll := time.NewTicker(time.Millisecond)
 	defer poll.Stop()
@@ -185,7 +191,12 @@ wait:
 			}
 		case sig := <-o.Signals:
 			s, ok := sig.(syscall.Signal)
-			if !ok || st.Pid == 0 {
+			if !ok {
+				continue
+			}
+			if !started {
+				// Delivered once the process runs.
+				pending = append(pending, s)
 				continue
 			}
 			if s == syscall.SIGINT || s == syscall.SIGTERM {
@@ -200,7 +211,9 @@ wait:
 					stopTimer = time.After(t)
 				}
 			}
-			_ = unix.Kill(st.Pid, s)
+			if st.Pid > 0 {
+				_ = unix.Kill(st.Pid, s)
+			}
 		case <-stopTimer:
 			if st.Pid > 0 {
 				_ = unix.Kill(st.Pid, unix.SIGKILL)
