@@ -410,6 +410,9 @@ func TestRunTerminal(t *testing.T) {
 	if r := e.runT(time.Minute, "exec", "-u", "app", "-w", "/tmp", "-e", "X=y", "tty", "sh", "-c", "id -u; pwd; echo $X"); r.stdout != "1000\n/tmp\ny\n" {
 		t.Fatalf("exec -u -w -e: %+v", r)
 	}
+	if r := e.runT(time.Minute, "exec", "tty", "no-such-command"); r.code != 127 || !strings.Contains(r.stderr, "Error: ") {
+		t.Fatalf("exec of a missing command: %+v", r)
+	}
 	e.okT("rm", "-f", "tty")
 	e.fails("no such container", "exec", "tty", "true")
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -41,23 +40,27 @@ func newExecCmd(o *options) *cobra.Command {
 					return errors.New("the input device is not a TTY")
 				}
 			}
-			c, err := rt.ExecCommand(cmd.Context(), st, runtime.ExecOptions{
+			x, err := rt.ExecCommand(cmd.Context(), st, runtime.ExecOptions{
 				Args: args[1:], Env: envs, WorkDir: workdir, User: user, Tty: tty, Detach: detach,
 			})
 			if err != nil {
 				return err
 			}
 			if interactive || tty {
-				c.Stdin = o.stdin
+				x.Cmd.Stdin = o.stdin
 			}
-			c.Stdout, c.Stderr = o.stdout, o.stderr
-			err = c.Run()
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				return ExitError{Code: ee.ExitCode()}
+			x.Cmd.Stdout, x.Cmd.Stderr = o.stdout, o.stderr
+			code, err := x.Run()
+			var serr *runtime.StartError
+			if errors.As(err, &serr) {
+				fmt.Fprintf(o.stderr, "Error: %s\n", serr.Msg)
+				return ExitError{Code: serr.Code}
 			}
 			if err != nil {
 				return fmt.Errorf("exec in %s: %w", st.ShortID(), err)
+			}
+			if code != 0 {
+				return ExitError{Code: code}
 			}
 			return nil
 		},

@@ -216,7 +216,7 @@ func (r *Runtime) Logs(ctx context.Context, st *State, stdout, stderr io.Writer,
 			return nil
 		}
 		cur, err := r.load(st.ID)
-		if err != nil || cur.Status == Exited {
+		if err != nil || !cur.Running() {
 			// One last read for what came before the exit.
 			if rd != nil {
 				for {

@@ -74,18 +74,28 @@ type ExecOptions struct {
 	Detach bool
 }
 
-// ExecCommand returns the command that runs a process in the container
-// (`runc exec`), with its stdio left for the caller to set: with Tty,
-// runc itself gives the process a terminal and relays it. Its exit status
-// is the process's.
-func (r *Runtime) ExecCommand(ctx context.Context, st *State, o ExecOptions) (*exec.Cmd, error) {
+// Exec is a process to run in a running container with `runc exec`.
+type Exec struct {
+	// Cmd runs runc; set its Stdin, Stdout and Stderr before Run. With
+	// Tty, runc itself gives the process a terminal and relays it.
+	Cmd *exec.Cmd
+	dir string // runc's log and pid file
+}
+
+// ExecCommand prepares a process to run in the container.
+func (r *Runtime) ExecCommand(ctx context.Context, st *State, o ExecOptions) (*Exec, error) {
 	if !st.Running() {
 		return nil, fmt.Errorf("container %s is not running", st.ShortID())
 	}
 	if len(o.Args) == 0 {
 		return nil, fmt.Errorf("no command specified")
 	}
-	args := []string{"exec"}
+	dir, err := os.MkdirTemp("", "strata-exec-")
+	if err != nil {
+		return nil, fmt.Errorf("exec: %w", err)
+	}
+	args := []string{"--root", r.stateRoot, "--log", filepath.Join(dir, "log"), "--log-format", "json",
+		"exec", "--pid-file", filepath.Join(dir, "pid")}
 	if o.Tty {
 		args = append(args, "--tty")
 	}
@@ -101,6 +111,7 @@ func (r *Runtime) ExecCommand(ctx context.Context, st *State, o ExecOptions) (*e
 	if o.User != "" {
 		u, err := ResolveUser(o.User, LayersReader(append([]string{r.UpperDir(st.ID)}, st.Lowers...)...))
 		if err != nil {
+			os.RemoveAll(dir)
 			return nil, err
 		}
 		args = append(args, "--user", fmt.Sprintf("%d:%d", u.UID, u.GID))
@@ -110,7 +121,26 @@ func (r *Runtime) ExecCommand(ctx context.Context, st *State, o ExecOptions) (*e
 	}
 	args = append(args, st.ID)
 	args = append(args, o.Args...)
-	return exec.Command(r.runc(st).bin, append([]string{"--root", r.stateRoot}, args...)...), nil
+	return &Exec{Cmd: exec.Command(r.runc(st).bin, args...), dir: dir}, nil
+}
+
+// Run runs the process and returns its exit status; a process that could
+// not start is a *StartError (126: not executable, 127: not found).
+func (x *Exec) Run() (int, error) {
+	defer os.RemoveAll(x.dir)
+	err := x.Cmd.Run()
+	if _, serr := os.Stat(filepath.Join(x.dir, "pid")); serr != nil {
+		msg := runcError(filepath.Join(x.dir, "log"))
+		if msg == "" && err != nil {
+			msg = err.Error()
+		}
+		se := startError(strings.TrimPrefix(msg, "exec failed: "))
+		return se.Code, se
+	}
+	if err != nil && x.Cmd.ProcessState == nil {
+		return -1, fmt.Errorf("exec: %w", err)
+	}
+	return exitStatus(x.Cmd.ProcessState), nil
 }
 
 // runcError is the last error runc logged (its --log file, JSON lines),
@@ -133,7 +163,7 @@ func runcError(logFile string) string {
 			last = l.Msg
 		}
 	}
-	for _, p := range []string{"runc run failed: ", "runc create failed: ", "unable to start container process: ", "error during container init: "} {
+	for _, p := range []string{"runc run failed: ", "exec failed: ", "runc create failed: ", "unable to start container process: ", "error during container init: "} {
 		if i := strings.LastIndex(last, p); i >= 0 {
 			last = last[i+len(p):]
 		}

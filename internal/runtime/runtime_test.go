@@ -187,3 +187,32 @@ func TestRunStartError(t *testing.T) {
 		t.Error("the root filesystem is still mounted")
 	}
 }
+
+// A container recorded as running whose monitor is gone (killed, or the
+// machine rebooted and the PID now names another process) is exited.
+func TestReconcileAfterReboot(t *testing.T) {
+	r, err := New(filepath.Join(t.TempDir(), "containers"), WithStateRoot(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.Repeat("b", 64)
+	if err := os.MkdirAll(filepath.Join(r.Dir(id), "rootfs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	st := &State{ID: id, Name: "old", Status: Running, Pid: os.Getpid(), PidStart: 1,
+		MonitorPid: os.Getpid(), MonitorStart: procStart(os.Getpid()) + 1, StartedAt: time.Now()}
+	if err := saveState(r.Dir(id), st); err != nil {
+		t.Fatal(err)
+	}
+	list, err := r.List(context.Background())
+	if err != nil || len(list) != 1 {
+		t.Fatalf("List = %v, %v", list, err)
+	}
+	if got := list[0]; got.Status != Exited || got.ExitCode != 137 || got.FinishedAt.IsZero() {
+		t.Fatalf("after a reboot: %+v", got)
+	}
+	// We are still here: reconciling killed no unrelated process.
+	if err := r.Remove(context.Background(), list[0], RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -63,7 +63,7 @@ func (r *Runtime) Wait(ctx context.Context, st *State) (int, error) {
 			return -1, fmt.Errorf("wait for %s: %w", st.ShortID(), err)
 		}
 		*st = *cur
-		if !st.Running() && !(st.Status == Created && st.MonitorPid != 0 && alive(st.MonitorPid, st.MonitorStart)) {
+		if !st.Running() {
 			return st.ExitCode, nil
 		}
 		select {
