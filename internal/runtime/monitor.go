@@ -50,7 +50,10 @@ type RunOptions struct {
 func (r *Runtime) Run(ctx context.Context, st *State, o RunOptions) (code int, err error) {
 	dir := r.Dir(st.ID)
 	rootfs := filepath.Join(dir, "rootfs")
-	lowers := append([]string{filepath.Join(dir, "init")}, st.Lowers...)
+	if err := r.ensureInitLayer(); err != nil {
+		return -1, err
+	}
+	lowers := append([]string{r.initLayer()}, st.Lowers...)
 	if err := snapshot.Mount(lowers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"), rootfs); err != nil {
 		return -1, err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/gofrs/flock"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/strata-ml/strata/internal/snapshot"
 )
@@ -241,20 +242,16 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*State, error) {
 			os.Remove(filepath.Join(r.dir, "names", name))
 		}
 	}()
-	for _, d := range []string{"upper", "work", "rootfs", "init/etc", "init/proc", "init/sys", "init/dev"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+	if err := r.ensureInitLayer(); err != nil {
+		return nil, err
+	}
+	for _, d := range []string{"", "upper", "work", "rootfs"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
 			return nil, fmt.Errorf("create container: %w", err)
 		}
 	}
 	if err := writeEtcFiles(dir, c.Hostname, st.Network); err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
-	}
-	// The init layer holds the mount points strata adds, so that they are
-	// not created in the writable layer (and not seen by diff or commit).
-	for _, f := range []string{"hosts", "hostname", "resolv.conf"} {
-		if err := os.WriteFile(filepath.Join(dir, "init/etc", f), nil, 0o644); err != nil {
-			return nil, fmt.Errorf("create container: %w", err)
-		}
 	}
 	spec, err := Spec(SpecConfig{
 		ID:        id,
@@ -282,6 +279,48 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*State, error) {
 	}
 	ok = true
 	return st, nil
+}
+
+// ensureInitLayer makes (once, for every container) the init layer: the
+// mount points strata adds (/etc/hosts, /etc/hostname, /etc/resolv.conf,
+// /proc, /sys, /dev), mounted between the image's layers and the
+// container's writable one so that they are not created in the writable
+// layer, nor seen by diff or commit.
+func (r *Runtime) ensureInitLayer() error {
+	dst := r.initLayer()
+	if _, err := os.Stat(dst); err == nil {
+		return nil
+	}
+	tmp, err := os.MkdirTemp(r.dir, ".init-")
+	if err != nil {
+		return fmt.Errorf("create init layer: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := makeInitLayer(tmp); err != nil {
+		return err
+	}
+	os.Chmod(tmp, 0o755)
+	if err := os.Rename(tmp, dst); err != nil && !errors.Is(err, os.ErrExist) && !errors.Is(err, unix.ENOTEMPTY) {
+		return fmt.Errorf("create init layer: %w", err)
+	}
+	return nil
+}
+
+func (r *Runtime) initLayer() string { return filepath.Join(r.dir, ".init") }
+
+// makeInitLayer fills dir with the init layer's mount points.
+func makeInitLayer(dir string) error {
+	for _, d := range []string{"etc", "proc", "sys", "dev"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			return fmt.Errorf("create init layer: %w", err)
+		}
+	}
+	for _, f := range []string{"hosts", "hostname", "resolv.conf"} {
+		if err := os.WriteFile(filepath.Join(dir, "etc", f), nil, 0o644); err != nil {
+			return fmt.Errorf("create init layer: %w", err)
+		}
+	}
+	return nil
 }
 
 // reserveName claims name (or a generated one) for id: names/NAME is a

@@ -64,15 +64,13 @@ func RunStep(ctx context.Context, s StepSpec) (exitCode int, err error) {
 		return -1, fmt.Errorf("run step: %w", err)
 	}
 	defer os.RemoveAll(bundle)
-	for _, d := range []string{"rootfs", "init/etc", "init/proc", "init/sys", "init/dev"} {
-		if err := os.MkdirAll(filepath.Join(bundle, d), 0o755); err != nil {
+	for _, d := range []string{"rootfs", "init"} {
+		if err := os.Mkdir(filepath.Join(bundle, d), 0o755); err != nil {
 			return -1, fmt.Errorf("run step: %w", err)
 		}
 	}
-	for _, f := range []string{"hosts", "hostname", "resolv.conf"} {
-		if err := os.WriteFile(filepath.Join(bundle, "init/etc", f), nil, 0o644); err != nil {
-			return -1, fmt.Errorf("run step: %w", err)
-		}
+	if err := makeInitLayer(filepath.Join(bundle, "init")); err != nil {
+		return -1, fmt.Errorf("run step: %w", err)
 	}
 	id := newID()
 	hostname := id[:12]
