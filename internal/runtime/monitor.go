@@ -130,6 +130,18 @@ func (r *Runtime) Run(ctx context.Context, st *State, o RunOptions) (code int, e
 		// Keep terminal signals (Ctrl-C) for us to forward.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	}
+	// The pid file appears once the process runs: watched with inotify
+	// (polled, slowly, should inotify fail).
+	var pollc <-chan time.Time
+	var appeared <-chan struct{}
+	if w, err := watchFile(dir, "pid"); err == nil {
+		defer w.close()
+		appeared = w.C
+	} else {
+		poll := time.NewTicker(5 * time.Millisecond)
+		defer poll.Stop()
+		pollc = poll.C
+	}
 	st.MonitorPid = os.Getpid()
 	st.MonitorStart = procStart(st.MonitorPid)
 	if err := cmd.Start(); err != nil {
@@ -177,19 +189,18 @@ func (r *Runtime) Run(ctx context.Context, st *State, o RunOptions) (code int, e
 			}
 		}
 	}
-	poll := time.NewTicker(time.Millisecond)
-	defer poll.Stop()
-	pollc := poll.C
 	var werr error
 wait:
 	for {
 		select {
 		case werr = <-waitc:
 			break wait
+		case <-appeared:
+			appeared = nil
+			start()
 		case <-pollc:
-			if _, err := os.Stat(pidFile); err == nil {
+			if _, err := os.Stat(pidFile); err == nil && !started {
 				start()
-				poll.Stop()
 				pollc = nil
 			}
 		case sig := <-o.Signals:
