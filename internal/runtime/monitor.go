@@ -54,7 +54,7 @@ func (r *Runtime) Run(ctx context.Context, st *State, o RunOptions) (code int, e
 		return -1, err
 	}
 	lowers := append([]string{r.initLayer()}, st.Lowers...)
-	if err := snapshot.Mount(lowers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"), rootfs); err != nil {
+	if err := mountRootfs(lowers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"), rootfs, st.AutoRemove); err != nil {
 		return -1, err
 	}
 	mounted := true

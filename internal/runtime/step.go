@@ -43,6 +43,10 @@ type StepSpec struct {
 	// StateRoot is the runtime's state directory, /run/strata/runc if
 	// empty.
 	StateRoot string
+	// Volatile mounts the overlay without syncs of the upper directory
+	// (overlayfs "volatile"): faster, but the work directory cannot be
+	// mounted again after a crash, and a crash may lose the step's writes.
+	Volatile bool
 }
 
 // RunStep runs one process on an overlay of s.Lowers under s.Upper with
@@ -107,7 +111,7 @@ func RunStep(ctx context.Context, s StepSpec) (exitCode int, err error) {
 	}
 	rootfs := filepath.Join(bundle, "rootfs")
 	lowers := append([]string{filepath.Join(bundle, "init")}, s.Lowers...)
-	if err := snapshot.Mount(lowers, s.Upper, s.Work, rootfs); err != nil {
+	if err := mountRootfs(lowers, s.Upper, s.Work, rootfs, s.Volatile); err != nil {
 		return -1, fmt.Errorf("run step: %w", err)
 	}
 	defer snapshot.Unmount(rootfs)
