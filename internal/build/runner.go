@@ -79,6 +79,8 @@ func (r *ociRunner) Run(ctx context.Context, req RunRequest, diff func(upper str
 		Lowers: lowers, Upper: upper, Work: work,
 		Args: req.Args, Env: req.Env, WorkDir: req.WorkDir, User: req.User,
 		Network: network, Mounts: mounts, Stdout: req.Output, Stderr: req.Output,
+		// The upper directory is read once, then deleted: no need to sync it.
+		Volatile: true,
 	})
 	if err != nil {
 		return err
