@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -73,7 +74,8 @@ func Apply(ctx context.Context, dir string, r io.Reader) (int64, error) {
 	defer ra.Close()
 	buf := getBlock()
 	defer putBlock(buf)
-	a := &applier{root: root, dirs: map[string]string{"": root}, w: newFileWriter()}
+	a := &applier{root: root, w: newFileWriter(), umask: umask(), euid: os.Geteuid(), egid: os.Getegid()}
+	a.forget()
 	err = a.run(ctx, ra)
 	if werr := a.w.Close(); err == nil {
 		err = werr
@@ -98,7 +100,11 @@ type applier struct {
 	// root (made or checked during this extraction) to their paths, so
 	// most entries need no symlink resolution. Cleared whenever anything
 	// is removed or replaced.
-	dirs map[string]string
+	dirs map[string]dirInfo
+	// umask, euid and egid tell which files come out of creation with the
+	// mode and owner their entries want, needing no chmod or chown.
+	umask      uint32
+	euid, egid int
 	// times are the directories whose times are set last, once nothing
 	// more is written into them.
 	times []*tar.Header
@@ -160,16 +166,16 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 	if strings.HasPrefix(base, WhiteoutPrefix) {
 		return a.whiteout(dirName, base, hdr)
 	}
-	parent, err := a.dir(dirName)
+	parent, err := a.dirInfo(dirName)
 	if err != nil {
 		return err
 	}
-	p := filepath.Join(parent, base)
+	p := filepath.Join(parent.path, base)
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		return a.mkdir(name, p, hdr)
 	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
-		return a.file(p, hdr, r)
+		return a.file(p, parent.setgid, hdr, r)
 	case tar.TypeSymlink:
 		return a.symlink(p, hdr)
 	case tar.TypeLink:
@@ -192,9 +198,51 @@ func withName(hdr *tar.Header, name string) *tar.Header {
 // (and its parents, mode 0755) if missing, following symbolic links as if
 // the root were "/".
 func (a *applier) dir(name string) (string, error) {
-	if p, ok := a.dirs[name]; ok {
-		return p, nil
+	d, err := a.dirInfo(name)
+	return d.path, err
+}
+
+// dirInfo is dir with what new files in the directory inherit.
+func (a *applier) dirInfo(name string) (dirInfo, error) {
+	if d, ok := a.dirs[name]; ok {
+		return d, nil
 	}
+	p, err := a.resolveDir(name)
+	if err != nil {
+		return dirInfo{}, err
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil {
+		return dirInfo{}, err
+	}
+	d := dirInfo{path: p, setgid: st.Mode&unix.S_ISGID != 0}
+	a.dirs[name] = d
+	return d, nil
+}
+
+// dirInfo is a directory known to be real and inside the root.
+type dirInfo struct {
+	path string
+	// setgid directories give new files their group.
+	setgid bool
+}
+
+// forget drops every resolved directory but the root.
+func (a *applier) forget() {
+	if a.dirs == nil {
+		a.dirs = map[string]dirInfo{}
+	}
+	clear(a.dirs)
+	a.dirs[""] = dirInfo{path: a.root}
+	var st unix.Stat_t
+	if unix.Lstat(a.root, &st) == nil {
+		a.dirs[""] = dirInfo{path: a.root, setgid: st.Mode&unix.S_ISGID != 0}
+	}
+}
+
+// resolveDir finds directory name inside the root, following symbolic
+// links as if the root were "/", and makes it if missing.
+func (a *applier) resolveDir(name string) (string, error) {
 	p, err := securejoin.SecureJoin(a.root, name)
 	if err != nil {
 		return "", fmt.Errorf("resolve %q: %w", name, err)
@@ -210,7 +258,6 @@ func (a *applier) dir(name string) (string, error) {
 	} else if !fi.IsDir() {
 		return "", fmt.Errorf("%q is not a directory", name)
 	}
-	a.dirs[name] = p
 	return p, nil
 }
 
@@ -241,8 +288,7 @@ func (a *applier) clear(p string, keepDir bool) (exists bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("replace: %w", err)
 	}
-	clear(a.dirs)
-	a.dirs[""] = a.root
+	a.forget()
 	return false, nil
 }
 
@@ -300,4 +346,22 @@ func (a *applier) setDirTimes() error {
 		}
 	}
 	return nil
+}
+
+// umask reads the process's umask without changing it (which would race
+// with other goroutines), or says 0777 if it cannot.
+func umask() uint32 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0o777
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+			m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32)
+			if err == nil {
+				return uint32(m)
+			}
+		}
+	}
+	return 0o777
 }

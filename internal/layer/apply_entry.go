@@ -30,7 +30,7 @@ func (a *applier) mkdir(name, p string, hdr *tar.Header) error {
 	if err := a.setMeta(p, hdr); err != nil {
 		return err
 	}
-	a.dirs[name] = p
+	a.dirs[name] = dirInfo{path: p, setgid: hdr.Mode&unix.S_ISGID != 0}
 	a.times = append(a.times, withName(hdr, name))
 	return nil
 }
@@ -47,12 +47,18 @@ func (a *applier) create(p string, mk func() error) error {
 	return err
 }
 
-// file creates a regular file at p and hands its content, owner, mode,
-// xattrs and times to the file writer, piece by piece.
-func (a *applier) file(p string, hdr *tar.Header, r io.Reader) error {
+// file creates a regular file at p (in a directory that is setgid or
+// not) and hands its content, owner, mode, xattrs and times to the file
+// writer, piece by piece.
+func (a *applier) file(p string, setgid bool, hdr *tar.Header, r io.Reader) error {
+	perm := uint32(hdr.Mode & 0o777)
+	meta := fileMeta{
+		chown: hdr.Uid != a.euid || hdr.Gid != a.egid || setgid,
+		chmod: hdr.Mode&0o7000 != 0 || perm&a.umask != 0,
+	}
 	fd := -1
 	err := a.create(p, func() (err error) {
-		fd, err = unix.Open(p, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		fd, err = unix.Open(p, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
 		return err
 	})
 	if err != nil {
@@ -72,7 +78,7 @@ func (a *applier) file(p string, hdr *tar.Header, r io.Reader) error {
 			return readError(rerr)
 		}
 		last := left == 0
-		if err := a.w.send(fileJob{fd: fd, data: buf, hdr: hdr, last: last}); err != nil {
+		if err := a.w.send(fileJob{fd: fd, data: buf, hdr: hdr, last: last, meta: meta}); err != nil {
 			if !last {
 				a.w.send(fileJob{fd: fd, hdr: hdr, last: true, abort: true})
 			}

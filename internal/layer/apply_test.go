@@ -183,7 +183,10 @@ func TestApplyKeepsMetadata(t *testing.T) {
 	layer := hdrTar(t, d, dirH("usr/bin/"), exe, dirH("home/"), dirH("home/u/"), owned,
 		symH("usr/bin/p", "ping"), linkH("usr/bin/ping2", "usr/bin/ping"),
 		&tar.Header{Typeflag: tar.TypeChar, Name: "dev/null", Devmajor: 1, Devminor: 3, Mode: 0o666},
-		&tar.Header{Typeflag: tar.TypeFifo, Name: "run/fifo", Mode: 0o600})
+		&tar.Header{Typeflag: tar.TypeFifo, Name: "run/fifo", Mode: 0o600},
+		&tar.Header{Typeflag: tar.TypeDir, Name: "shared/", Mode: 0o2775, Gid: 50},
+		&tar.Header{Typeflag: tar.TypeReg, Name: "shared/open", Mode: 0o666},
+		&tar.Header{Typeflag: tar.TypeReg, Name: "shared/closed", Mode: 0})
 	root := t.TempDir()
 	n, err := Apply(t.Context(), root, bytes.NewReader(layer))
 	if err != nil {
@@ -224,6 +227,17 @@ func TestApplyKeepsMetadata(t *testing.T) {
 	unix.Lstat(filepath.Join(root, "run/fifo"), &st)
 	if st.Mode&unix.S_IFMT != unix.S_IFIFO {
 		t.Fatalf("fifo mode %o", st.Mode)
+	}
+	// Neither the umask nor a setgid directory's group leaks in.
+	unix.Lstat(filepath.Join(root, "shared"), &st)
+	if st.Mode&0o7777 != 0o2775 || st.Gid != 50 {
+		t.Fatalf("shared: %o gid %d", st.Mode&0o7777, st.Gid)
+	}
+	for name, mode := range map[string]uint32{"shared/open": 0o666, "shared/closed": 0} {
+		unix.Lstat(filepath.Join(root, name), &st)
+		if st.Mode&0o7777 != mode || st.Gid != 0 {
+			t.Fatalf("%s: mode %o gid %d, want %o gid 0", name, st.Mode&0o7777, st.Gid, mode)
+		}
 	}
 }
 

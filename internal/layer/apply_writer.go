@@ -32,7 +32,12 @@ type fileJob struct {
 	last bool
 	// abort closes the file without finishing it (the extraction failed).
 	abort bool
+	meta  fileMeta
 }
+
+// fileMeta says which of a new file's owner and mode differ from what
+// creating it gave it.
+type fileMeta struct{ chown, chmod bool }
 
 func newFileWriter() *fileWriter {
 	w := &fileWriter{jobs: make(chan fileJob, 32)}
@@ -81,7 +86,7 @@ func (w *fileWriter) do(j fileJob) error {
 	if !j.last {
 		return nil
 	}
-	if err := setFileMeta(j.fd, j.hdr); err != nil {
+	if err := setFileMeta(j.fd, j.hdr, j.meta); err != nil {
 		return err
 	}
 	return futimens(j.fd, j.hdr)
@@ -107,15 +112,20 @@ func (w *fileWriter) Close() error {
 	return w.Err()
 }
 
-// setFileMeta sets an open file's owner, mode and extended attributes, in
-// that order (a change of owner clears setuid bits and capabilities).
-func setFileMeta(fd int, hdr *tar.Header) error {
-	if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
-		return fmt.Errorf("chown %d:%d: %w", hdr.Uid, hdr.Gid, err)
+// setFileMeta sets an open file's owner and mode (where meta says they
+// differ from the entry's) and extended attributes, in that order (a
+// change of owner clears setuid bits and capabilities).
+func setFileMeta(fd int, hdr *tar.Header, meta fileMeta) error {
+	if meta.chown {
+		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
+			return fmt.Errorf("chown %d:%d: %w", hdr.Uid, hdr.Gid, err)
+		}
 	}
 	mode := uint32(hdr.Mode & 0o7777)
-	if err := unix.Fchmod(fd, mode); err != nil {
-		return fmt.Errorf("chmod %o: %w", mode, err)
+	if meta.chmod || meta.chown && mode&0o6000 != 0 {
+		if err := unix.Fchmod(fd, mode); err != nil {
+			return fmt.Errorf("chmod %o: %w", mode, err)
+		}
 	}
 	for key, value := range hdr.PAXRecords {
 		attr, ok := strings.CutPrefix(key, paxXattr)
