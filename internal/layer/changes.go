@@ -15,10 +15,9 @@ type ChangeKind string
 
 // The kinds of change.
 const (
-	Added    ChangeKind = "A"
-	Changed  ChangeKind = "C"
-	Deleted  ChangeKind = "D"
-	rootPath            = "/"
+	Added   ChangeKind = "A"
+	Changed ChangeKind = "C"
+	Deleted ChangeKind = "D"
 )
 
 // Change is one path an upper directory adds, changes or deletes.
@@ -180,7 +179,7 @@ func (c *changer) hidden(name, p string) error {
 }
 
 func (c *changer) add(k ChangeKind, name string) {
-	c.out = append(c.out, Change{Kind: k, Path: rootPath + name})
+	c.out = append(c.out, Change{Kind: k, Path: "/" + name})
 }
 
 func join(dir, base string) string {
