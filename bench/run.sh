@@ -4,11 +4,12 @@
 # plain root filesystem directory) and `podman run --rm --network none`
 # (runc as its runtime), side by side in one hyperfine run. Prints a
 # Markdown section for BENCHMARKS.md.
-# Usage: bench/run.sh [RUNS]   (needs root, runc, podman, hyperfine, busybox-static)
+# Usage: bench/run.sh [RUNS [ROUNDS]]   (root; installs runc, podman, hyperfine, busybox-static)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
 runs=${1:-50}
+rounds=${2:-5}
 
 need=()
 for pkg in runc podman hyperfine busybox-static python3; do
@@ -70,26 +71,37 @@ export CONTAINERS_CONF="$work/containers.conf"
 "${podman[@]}" import -q "$work/busybox.tar" busybox >/dev/null
 "${podman[@]}" run --rm --network none busybox true
 
-hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/run.json" \
-	-n "strata run --rm" "$strata run --rm busybox true" \
-	-n "runc run (bundle)" "runc --root $work/runc-state run --bundle $work/bundle bench" \
-	-n "podman run --rm" "${podman[*]} run --rm --network none busybox true" >&2
+# On a shared machine the load drifts: hyperfine runs in rounds, each
+# timing all three commands, and the times of every round are pooled.
+for r in $(seq 1 "$rounds"); do
+	hyperfine -N --warmup 2 --runs "$(( runs / rounds ))" --export-json "$work/run-$r.json" \
+		-n "strata run --rm" "$strata run --rm busybox true" \
+		-n "runc run (bundle)" "runc --root $work/runc-state run --bundle $work/bundle bench" \
+		-n "podman run --rm" "${podman[*]} run --rm --network none busybox true" >&2
+done
 
-python3 - "$work/run.json" "$runs" <<'PY'
-import json, sys
-r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-s, b, p = r["strata run --rm"], r["runc run (bundle)"], r["podman run --rm"]
-ms = lambda x: "%.1f ms ± %.1f" % (x["mean"] * 1e3, x["stddev"] * 1e3)
-med = lambda x: "%.1f ms" % (x["median"] * 1e3)
+python3 - "$work" "$runs" "$rounds" <<'PY'
+import glob, json, statistics, sys
+work, runs, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+times = {}
+for f in sorted(glob.glob(work + "/run-*.json")):
+    for x in json.load(open(f))["results"]:
+        times.setdefault(x["command"], []).extend(x["times"])
+s, b, p = times["strata run --rm"], times["runc run (bundle)"], times["podman run --rm"]
+mean, med = statistics.mean, statistics.median
+ms = lambda t: "%.1f ms ± %.1f" % (mean(t) * 1e3, statistics.stdev(t) * 1e3)
+md = lambda t: "%.1f ms" % (med(t) * 1e3)
 print("## Run: strata run --rm\n")
-print("`bench/run.sh` (hyperfine, %s runs each after 5 warm-ups, one after another in one run): wall time of a" % sys.argv[2])
-print("container running `true` from a busybox image whose layer is already unpacked, and the machine's load average when it ran: %s.\n" % open("/proc/loadavg").read().split()[0])
+print("`bench/run.sh %d %d`: hyperfine in %d rounds of %d runs of each command (after 2 warm-ups), times pooled;" % (runs, rounds, rounds, runs // rounds))
+print("wall time of a container running `true` from a busybox image whose layer is already unpacked.")
+print("Load average when it ended: %s (2 cores)." % open("/proc/loadavg").read().split()[0])
+print()
 print("| command | mean | median |")
 print("|---|---|---|")
-print("| `strata run --rm busybox true` | %s | %s |" % (ms(s), med(s)))
-print("| `runc run` on a prepared bundle (strata's spec) | %s | %s |" % (ms(b), med(b)))
-print("| `podman run --rm --network none busybox true` (runc) | %s | %s |" % (ms(p), med(p)))
+print("| `strata run --rm busybox true` | %s | %s |" % (ms(s), md(s)))
+print("| `runc run` on a prepared bundle (strata's spec) | %s | %s |" % (ms(b), md(b)))
+print("| `podman run --rm --network none busybox true` (runc) | %s | %s |" % (ms(p), md(p)))
 print()
 print("strata / bare runc: **%.2fx** (median %.2fx); podman / strata: **%.1fx** (median %.1fx)." % (
-    s["mean"] / b["mean"], s["median"] / b["median"], p["mean"] / s["mean"], p["median"] / s["median"]))
+    mean(s) / mean(b), med(s) / med(b), mean(p) / mean(s), med(p) / med(s)))
 PY
