@@ -110,7 +110,7 @@ stream through.`,
 // first character of the input.
 func inputFormat(path string, br *bufio.Reader) string {
 	switch strings.ToLower(filepath.Ext(path)) {
-	case ".csv", ".tsv", ".txt":
+	case ".csv", ".txt":
 		return "csv"
 	case ".json", ".jsonl", ".ndjson":
 		return "json"
