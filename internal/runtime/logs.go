@@ -47,6 +47,7 @@ func (l *logFile) write(stream string, line []byte) {
 	l.mu.Unlock()
 }
 
+// Close closes the log file.
 func (l *logFile) Close() error { return l.f.Close() }
 
 // gate holds a stream's output until the container has started: before

@@ -179,6 +179,7 @@ type StartError struct {
 	Code int
 }
 
+// Error is the runtime's reason, as Docker prints it.
 func (e *StartError) Error() string { return e.Msg }
 
 func startError(msg string) *StartError {
