@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -214,7 +215,11 @@ func runContainer(ctx context.Context, o *options, cmd *cobra.Command, f runFlag
 // prepareLowers unpacks the image's layers (once per chain ID) and returns
 // their directories, topmost first.
 func prepareLowers(ctx context.Context, o *options, s *image.Store, img image.Image, diffIDs []v1.Hash) ([]string, error) {
-	ss, err := snapshot.Open(o.root)
+	root, err := filepath.Abs(o.root) // overlayfs needs absolute layer paths
+	if err != nil {
+		return nil, err
+	}
+	ss, err := snapshot.Open(root)
 	if err != nil {
 		return nil, err
 	}

@@ -56,6 +56,11 @@ func New(dir string, opts ...Option) (*Runtime, error) {
 	for _, f := range opts {
 		f(&o)
 	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open containers: %w", err)
+	}
+	dir = abs // runc and overlayfs need absolute paths
 	if err := os.MkdirAll(filepath.Join(dir, "names"), 0o711); err != nil {
 		return nil, fmt.Errorf("open containers: %w", err)
 	}
