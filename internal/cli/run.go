@@ -183,6 +183,7 @@ func runContainer(ctx context.Context, o *options, cmd *cobra.Command, f runFlag
 		return startMonitor(ctx, o, rt, st, listeners)
 	}
 
+	signal.Ignore(syscall.SIGPIPE) // strata | head: the container runs on, logged
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(sigs)

@@ -97,7 +97,9 @@ func copyStream(r io.Reader, stream string, log *logFile, tee io.Writer, g *gate
 		if n > 0 {
 			chunk := buf[:n]
 			if tee != nil {
-				tee.Write(chunk)
+				if _, err := tee.Write(chunk); err != nil {
+					tee = nil // a reader that went away (| head) stops the echo, not the log
+				}
 			}
 			if log != nil {
 				for {
