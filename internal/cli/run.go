@@ -130,6 +130,9 @@ func runContainer(ctx context.Context, o *options, cmd *cobra.Command, f runFlag
 	if f.runtime != "runc" && f.runtime != "crun" && !strings.Contains(f.runtime, "/") {
 		return fmt.Errorf("unknown runtime %q: use runc or crun", f.runtime)
 	}
+	if os.Geteuid() != 0 {
+		return errors.New("strata run needs root: runc runs containers as root (rootless containers are not supported)")
+	}
 	if _, err := exec.LookPath(f.runtime); err != nil {
 		return fmt.Errorf("runtime %s is not installed: %w", f.runtime, err)
 	}
