@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -9,7 +10,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-ml/strata/internal/cache"
+	"github.com/strata-ml/strata/internal/image"
 	"github.com/strata-ml/strata/internal/progress"
+	"github.com/strata-ml/strata/internal/runtime"
+	"github.com/strata-ml/strata/internal/snapshot"
 )
 
 func newPruneCmd(o *options) *cobra.Command {
@@ -18,8 +22,9 @@ func newPruneCmd(o *options) *cobra.Command {
 		Use:   "prune [OPTIONS]",
 		Short: "Remove unused data",
 		Long: `Remove dangling images (those left without a name), build cache entries
-whose layers no named image uses, every blob that no named image
-references, and partial writes that interrupted commands left behind.
+whose layers no named image uses, every blob that no named image or
+container references, unpacked layers nothing uses, and partial writes
+that interrupted commands left behind.
 Reports the space reclaimed. The layers of named images stay cached, so
 rebuilding them after a prune is still a cache hit.`,
 		Example: `  strata prune
@@ -35,7 +40,8 @@ rebuilding them after a prune is still a cache hit.`,
 					}
 				}
 			}
-			s, err := o.openStore()
+			// Containers keep their images, and their layers unpacked.
+			s, rt, err := o.openStoreWithContainers()
 			if err != nil {
 				return err
 			}
@@ -54,6 +60,12 @@ rebuilding them after a prune is still a cache hit.`,
 				return fmt.Errorf("prune build cache: %w", err)
 			}
 			res, err := s.Prune(cmd.Context())
+			if err == nil {
+				var freed int64
+				if freed, err = pruneSnapshots(cmd.Context(), s, rt); err == nil {
+					res.Reclaimed += freed
+				}
+			}
 			if len(res.Deleted) > 0 {
 				fmt.Fprintln(o.stdout, "Deleted:")
 				for _, d := range res.Deleted {
@@ -70,4 +82,21 @@ rebuilding them after a prune is still a cache hit.`,
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
 	return cmd
+}
+
+// pruneSnapshots removes unpacked layers that no image or container uses.
+func pruneSnapshots(ctx context.Context, s *image.Store, rt *runtime.Runtime) (int64, error) {
+	snaps, err := snapshot.Open(s.Root())
+	if err != nil {
+		return 0, err
+	}
+	keep, err := rt.SnapshotRoots(ctx)
+	if err != nil {
+		return 0, err
+	}
+	freed, err := snaps.Prune(ctx, s, keep)
+	if err != nil {
+		return freed, fmt.Errorf("prune snapshots: %w", err)
+	}
+	return freed, nil
 }

@@ -20,12 +20,20 @@ image has several.`,
   strata rmi -f 3f9c2a1b7d4e`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := o.openStore()
+			s, rt, err := o.openStoreWithContainers()
 			if err != nil {
 				return err
 			}
 			var errs []error
 			for _, name := range args {
+				// Removing one of several names only untags; deleting an
+				// image a container uses needs --force, as in Docker.
+				if img, matched, err := s.Resolve(cmd.Context(), name); err == nil && (matched == "" || len(img.Names) <= 1) {
+					if err := checkImageUnused(cmd.Context(), s, rt, name, force); err != nil {
+						errs = append(errs, err)
+						continue
+					}
+				}
 				res, err := s.Remove(cmd.Context(), name, force)
 				for _, u := range res.Untagged {
 					fmt.Fprintf(o.stdout, "Untagged: %s\n", u)
