@@ -56,12 +56,43 @@ func TestManyLayers(t *testing.T) {
 		upper, work := upperT(t)
 		target := filepath.Join(t.TempDir(), "m")
 		os.Mkdir(target, 0o755)
-		if err := mountLegacy(lowers, upper, work, target); err != nil {
+		if err := mountLegacy(lowers, upper, work, target, overlayFeatures); err != nil {
 			t.Fatal(err)
 		}
 		defer Unmount(target)
 		check(t, target)
 	})
+	for _, legacy := range []bool{false, true} {
+		t.Run(fmt.Sprintf("volatile legacy=%v", legacy), func(t *testing.T) {
+			upper, work := upperT(t)
+			target := filepath.Join(t.TempDir(), "m")
+			os.Mkdir(target, 0o755)
+			var err error
+			if legacy {
+				err = mountLegacy(lowers, upper, work, target, append(overlayFeatures, [2]string{"volatile", ""}))
+			} else {
+				err = MountWith(lowers, upper, work, target, MountOptions{Volatile: true})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer Unmount(target)
+			check(t, target)
+			info, _ := os.ReadFile("/proc/self/mountinfo")
+			found := false
+			for _, line := range strings.Split(string(info), "\n") {
+				if strings.Contains(line, " "+target+" ") {
+					found = true
+					if !strings.Contains(line, "volatile") {
+						t.Fatalf("not volatile: %s", line)
+					}
+				}
+			}
+			if !found {
+				t.Fatalf("%s not in mountinfo", target)
+			}
+		})
+	}
 	t.Run("path over 255 bytes", func(t *testing.T) {
 		long := filepath.Join(t.TempDir(), strings.Repeat("d", 200), strings.Repeat("e", 200))
 		if err := os.MkdirAll(long, 0o755); err != nil {

@@ -26,6 +26,21 @@ var overlayFeatures = [][2]string{{"index", "off"}, {"redirect_dir", "off"}, {"m
 // one option string of at most a page, naming layers by short
 // /proc/self/fd/N paths when their own paths are too long.
 func Mount(lowers []string, upper, work, target string) error {
+	return MountWith(lowers, upper, work, target, MountOptions{})
+}
+
+// MountOptions adjust MountWith.
+type MountOptions struct {
+	// Volatile mounts the overlay with overlayfs's "volatile" option: no
+	// syncs of the upper directory's file system (its fsyncs, and the
+	// syncfs on unmount). For what is discarded on exit (a --rm container,
+	// a build step's scratch); after a crash the work directory cannot be
+	// mounted again. Ignored without an upper directory.
+	Volatile bool
+}
+
+// MountWith is Mount with options.
+func MountWith(lowers []string, upper, work, target string, opts MountOptions) error {
 	switch {
 	case len(lowers) == 0 && upper == "":
 		return fmt.Errorf("mount %s: nothing to mount", target)
@@ -36,9 +51,13 @@ func Mount(lowers []string, upper, work, target string) error {
 	case upper != "" && work == "":
 		return fmt.Errorf("mount %s: an upper directory needs a work directory", target)
 	}
-	err := mountFsopen(lowers, upper, work, target)
+	features := overlayFeatures
+	if opts.Volatile && upper != "" {
+		features = append(features[:len(features):len(features)], [2]string{"volatile", ""})
+	}
+	err := mountFsopen(lowers, upper, work, target, features)
 	if errors.Is(err, errNoNewAPI) {
-		err = mountLegacy(lowers, upper, work, target)
+		err = mountLegacy(lowers, upper, work, target, features)
 	}
 	if err != nil {
 		return fmt.Errorf("mount overlay of %d layers at %s: %w", len(lowers), target, err)
@@ -89,7 +108,7 @@ const maxFsconfigString = 255
 
 // mountFsopen mounts with fsopen/fsconfig/fsmount/move_mount, adding each
 // lower with "lowerdir+", so no option string limits the layer count.
-func mountFsopen(lowers []string, upper, work, target string) (err error) {
+func mountFsopen(lowers []string, upper, work, target string, features [][2]string) (err error) {
 	fd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
@@ -127,8 +146,14 @@ func mountFsopen(lowers []string, upper, work, target string) (err error) {
 			return err
 		}
 	}
-	for _, f := range overlayFeatures {
-		if err := unix.FsconfigSetString(fd, f[0], f[1]); err != nil {
+	for _, f := range features {
+		var err error
+		if f[1] == "" {
+			err = unix.FsconfigSetFlag(fd, f[0])
+		} else {
+			err = unix.FsconfigSetString(fd, f[0], f[1])
+		}
+		if err != nil {
 			return fmt.Errorf("%s=%s: %w%s", f[0], f[1], err, fsLog(fd))
 		}
 	}
@@ -165,9 +190,9 @@ func fsLog(fd int) string {
 
 // mountLegacy mounts with mount(2) and one option string, which must fit
 // in a page: paths too long for it are replaced by /proc/self/fd/N.
-func mountLegacy(lowers []string, upper, work, target string) error {
+func mountLegacy(lowers []string, upper, work, target string, features [][2]string) error {
 	pageSize := os.Getpagesize()
-	opts := legacyOptions(lowers, upper, work, func(p string) (string, error) { return p, nil })
+	opts := legacyOptions(lowers, upper, work, features, func(p string) (string, error) { return p, nil })
 	if len(opts) < pageSize && !anyContains(",:", upper, work) && !anyContains(",:", lowers...) {
 		return mountOverlay(target, opts)
 	}
@@ -181,17 +206,21 @@ func mountLegacy(lowers []string, upper, work, target string) error {
 		}
 		short = append(short, p)
 	}
-	opts = legacyOptions(short, upper, work, paths.short)
+	opts = legacyOptions(short, upper, work, features, paths.short)
 	if len(opts) >= pageSize {
 		return fmt.Errorf("%d layers do not fit in one page of mount options", len(lowers))
 	}
 	return mountOverlay(target, opts)
 }
 
-func legacyOptions(lowers []string, upper, work string, short func(string) (string, error)) string {
+func legacyOptions(lowers []string, upper, work string, features [][2]string, short func(string) (string, error)) string {
 	var b strings.Builder
-	for _, f := range overlayFeatures {
-		b.WriteString(f[0] + "=" + f[1] + ",")
+	for _, f := range features {
+		if f[1] == "" {
+			b.WriteString(f[0] + ",")
+		} else {
+			b.WriteString(f[0] + "=" + f[1] + ",")
+		}
 	}
 	b.WriteString("lowerdir=" + strings.Join(lowers, ":"))
 	if upper != "" {
