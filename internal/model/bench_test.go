@@ -61,6 +61,18 @@ func BenchmarkPredictIrisForest10k(b *testing.B) {
 	}
 }
 
+// BenchmarkPredictProbaIrisForest10k is a 10,000-row batch's probabilities.
+func BenchmarkPredictProbaIrisForest10k(b *testing.B) {
+	m := loadBench(b, "rfc_iris.p5.pkl")
+	rows := irisRows(10000)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.PredictProba(rows); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkLoadIrisForest decodes and builds the article's forest.
 func BenchmarkLoadIrisForest(b *testing.B) {
 	for _, file := range []string{"rfc_iris.p5.pkl", "rfc_iris.joblib", "rfc_iris.joblib.xz"} {

@@ -56,6 +56,7 @@ type forestClassifier struct {
 	rule    inputRule
 	classes []any
 	trees   []*tree
+	sum     ensemble // each tree's normalised class probabilities
 }
 
 func buildForestClassifier(b *builder, o *unpickle.Object, a attrs) (estimator, error) {
@@ -77,6 +78,17 @@ func buildForestClassifier(b *builder, o *unpickle.Object, a attrs) (estimator, 
 	// Forests accept NaN from sklearn 1.4 when their trees do.
 	f.meta.AllowsNaN = allowNaN && parseVersion(f.meta.SklearnVersion).atLeast(1, 4)
 	f.rule = inputRule{name: f.meta.Estimator, features: n, allowNaN: f.meta.AllowsNaN, float32In: true}
+	k := len(f.classes)
+	f.sum = ensemble{trees: f.trees, vals: make([][]float64, len(f.trees)), width: k, features: n}
+	for i, t := range f.trees {
+		// A tree's predict_proba is its leaf's weights normalised; do it
+		// once per leaf here rather than once per row.
+		p := make([]float64, len(t.values))
+		for l := 0; l < len(p); l += k {
+			treeProba(t.values[l:l+k], p[l:l+k])
+		}
+		f.sum.vals[i] = p
+	}
 	return f, nil
 }
 
@@ -91,26 +103,9 @@ func (f *forestClassifier) NumFeatures() int { return f.rule.features }
 // Classes implements Classifier.
 func (f *forestClassifier) Classes() []any { return append([]any(nil), f.classes...) }
 
-// proba writes one row's class probabilities into p the way
-// ForestClassifier.predict_proba computes them: each tree's normalised
-// probabilities added in order to zeros, then divided by the tree count.
-func (f *forestClassifier) proba(x []float32, p, tmp []float64) {
-	for j := range p {
-		p[j] = 0
-	}
-	for _, t := range f.trees {
-		treeProba(t.value(x), tmp)
-		for j, v := range tmp {
-			p[j] += v
-		}
-	}
-	n := float64(len(f.trees))
-	for j := range p {
-		p[j] /= n
-	}
-}
-
-// PredictProba implements Classifier.
+// PredictProba implements Classifier. It computes what
+// ForestClassifier.predict_proba does: for each row, each tree's normalised
+// probabilities added in tree order to zeros, then divided by the tree count.
 func (f *forestClassifier) PredictProba(rows [][]float64) ([][]float64, error) {
 	if err := f.rule.check(rows); err != nil {
 		return nil, err
@@ -118,30 +113,36 @@ func (f *forestClassifier) PredictProba(rows [][]float64) ([][]float64, error) {
 	k := len(f.classes)
 	out := make([][]float64, len(rows))
 	flat := make([]float64, len(rows)*k)
-	tmp := make([]float64, k)
-	buf := make([]float32, f.rule.features)
-	for i, row := range rows {
-		p := flat[i*k : (i+1)*k : (i+1)*k]
-		f.proba(float32Row(row, buf), p, tmp)
-		out[i] = p
-	}
+	n := float64(len(f.trees))
+	f.sum.run(rows, func(lo int, sums []float64) {
+		for r := 0; r < len(sums)/k; r++ {
+			p := flat[(lo+r)*k : (lo+r+1)*k : (lo+r+1)*k]
+			for j, v := range sums[r*k : (r+1)*k] {
+				p[j] = v / n
+			}
+			out[lo+r] = p
+		}
+	})
 	return out, nil
 }
 
-// Predict implements Model.
+// Predict implements Model: the class of the largest probability.
 func (f *forestClassifier) Predict(rows [][]float64) ([]any, error) {
 	if err := f.rule.check(rows); err != nil {
 		return nil, err
 	}
 	k := len(f.classes)
 	out := make([]any, len(rows))
-	p := make([]float64, k)
-	tmp := make([]float64, k)
-	buf := make([]float32, f.rule.features)
-	for i, row := range rows {
-		f.proba(float32Row(row, buf), p, tmp)
-		out[i] = f.classes[argmax(p)]
-	}
+	n := float64(len(f.trees))
+	f.sum.run(rows, func(lo int, sums []float64) {
+		for r := 0; r < len(sums)/k; r++ {
+			p := sums[r*k : (r+1)*k]
+			for j := range p {
+				p[j] /= n
+			}
+			out[lo+r] = f.classes[argmax(p)]
+		}
+	})
 	return out, nil
 }
 
@@ -150,6 +151,7 @@ type forestRegressor struct {
 	meta  Info
 	rule  inputRule
 	trees []*tree
+	sum   ensemble
 }
 
 func buildForestRegressor(b *builder, o *unpickle.Object, a attrs) (estimator, error) {
@@ -167,6 +169,10 @@ func buildForestRegressor(b *builder, o *unpickle.Object, a attrs) (estimator, e
 	}
 	f.meta.AllowsNaN = allowNaN && parseVersion(f.meta.SklearnVersion).atLeast(1, 4)
 	f.rule = inputRule{name: f.meta.Estimator, features: n, allowNaN: f.meta.AllowsNaN, float32In: true}
+	f.sum = ensemble{trees: f.trees, vals: make([][]float64, len(f.trees)), width: 1, features: n}
+	for i, t := range f.trees {
+		f.sum.vals[i] = t.values
+	}
 	return f, nil
 }
 
@@ -185,15 +191,11 @@ func (f *forestRegressor) Predict(rows [][]float64) ([]any, error) {
 		return nil, err
 	}
 	out := make([]any, len(rows))
-	buf := make([]float32, f.rule.features)
 	n := float64(len(f.trees))
-	for i, row := range rows {
-		x := float32Row(row, buf)
-		s := 0.0
-		for _, t := range f.trees {
-			s += t.value(x)[0]
+	f.sum.run(rows, func(lo int, sums []float64) {
+		for r, s := range sums {
+			out[lo+r] = s / n
 		}
-		out[i] = s / n
-	}
+	})
 	return out, nil
 }

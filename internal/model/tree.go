@@ -7,51 +7,126 @@ import (
 	"github.com/strata-ml/strata/internal/model/unpickle"
 )
 
-// treeNode is one node of a fitted tree. left < 0 marks a leaf.
-type treeNode struct {
-	threshold   float64
-	left, right int32
-	feature     int32
-	missingLeft bool
+// node is one node of a fitted tree in prediction layout: 12 bytes. Nodes
+// are numbered breadth first, so that a node's two children are neighbours:
+// a walk steps to left+goRight(...), and loading the next index is not part
+// of the chain of dependent loads. A leaf has leafKey as its key and itself
+// as its left child, so that a walk that reaches it stays there: walks need
+// no leaf test per step, and several rows can be walked in step.
+type node struct {
+	// key is orderKey(float32Threshold(sklearn's threshold)): a row goes
+	// left when orderKey(float32(x[feature])) <= key, which is exactly
+	// sklearn's float32(x) <= float64 threshold (NaN aside, see nanLeft).
+	key     int32
+	feature int32
+	// left is the left child; the right child is left+1.
+	left int32
 }
 
-// tree is sklearn.tree._tree.Tree as flat slices: nodes, and per node a run
-// of width values (class weights or the regression value).
+// leafKey is a leaf's key: every row key is <= it, so a row goes "left".
+const leafKey = math.MaxInt32
+
+// tree is sklearn.tree._tree.Tree in prediction layout: the nodes, and per
+// node a run of width values (class weights or the regression value).
 type tree struct {
-	nodes  []treeNode
+	nodes  []node
 	values []float64
 	width  int
+	// sklearnIndex is each node's index in sklearn's numbering.
+	sklearnIndex []int32
+	// nanLeft says, per node, that NaN goes left (sklearn 1.3's
+	// missing_go_to_left); nil when no node sends NaN left, which is then
+	// the plain comparison's routing (NaN <= t is false: right).
+	nanLeft []bool
 	// missing is true when the nodes carry sklearn 1.3's missing_go_to_left.
 	missing bool
 }
 
-// leaf returns the leaf x reaches, comparing as sklearn does: the feature
-// cast to float32 (x is already float32) against the float64 threshold, NaN
-// following missing_go_to_left (or going right, as NaN <= t is false, when
-// the tree predates missing-value support).
-func (t *tree) leaf(x []float32) int {
+// float32Threshold returns the largest float32 (or infinity) not above t.
+// For every float32 x, float64(x) <= t exactly when x <= float32Threshold(t):
+// if float64(x) <= t then x is a float32 not above t, so x <= the largest
+// one; conversely x <= float32Threshold(t) <= t. NaN compares false both
+// ways. t must not be NaN.
+func float32Threshold(t float64) float32 {
+	f := float32(t) // rounds to nearest: may land above t
+	if float64(f) > t {
+		f = math.Nextafter32(f, float32(math.Inf(-1)))
+	}
+	return f
+}
+
+// nanKey is orderKey's key for NaN: above every other key.
+const nanKey = math.MaxInt32
+
+// orderKey maps a float32 to an int32 that orders as the float compares:
+// for non-NaN a and b, a <= b exactly when orderKey(a) <= orderKey(b). The
+// float's bits order positive floats already; negative ones are ordered by
+// flipping their magnitude bits. -0 and +0 (equal as floats) both map to 0,
+// NaN to nanKey, above +Inf's key, so that NaN <= threshold stays false.
+func orderKey(f float32) int32 {
+	if f != f {
+		return nanKey
+	}
+	if f == 0 {
+		return 0
+	}
+	b := int32(math.Float32bits(f))
+	return b ^ (b >> 31 & 0x7fffffff)
+}
+
+// goRight is 1 when a row's key x goes right at a node with key t
+// (x > t), else 0: branch-free, as the direction is unpredictable.
+func goRight(x, t int32) int {
+	return int(uint64(int64(t)-int64(x)) >> 63)
+}
+
+// walk returns the leaf (in prediction numbering) x reaches, comparing as
+// sklearn does: the feature cast to float32 (x is already float32) against
+// the float64 threshold, NaN following missing_go_to_left (or going right,
+// as NaN <= t is false, when the tree predates missing-value support).
+func (t *tree) walk(x []float32) int {
 	nodes := t.nodes
 	i := int32(0)
 	for {
 		n := &nodes[i]
-		if n.left < 0 {
+		k := orderKey(x[n.feature])
+		j := n.left
+		if k != nanKey || t.nanLeft == nil || !t.nanLeft[i] {
+			j += int32(goRight(k, n.key))
+		}
+		if j == i {
 			return int(i)
 		}
-		v := x[n.feature]
-		switch {
-		case float64(v) <= n.threshold:
-			i = n.left
-		case v != v && n.missingLeft:
-			i = n.left
-		default:
-			i = n.right
+		i = j
+	}
+}
+
+// leaf returns the sklearn node index of the leaf x reaches.
+func (t *tree) leaf(x []float32) int {
+	return int(t.sklearnIndex[t.walk(x)])
+}
+
+// leafKeys is walk for a row already mapped through orderKey.
+func (t *tree) leafKeys(x []int32) int {
+	nodes := t.nodes
+	i := int32(0)
+	for {
+		n := &nodes[i]
+		k := x[n.feature]
+		j := n.left
+		if k != nanKey || t.nanLeft == nil || !t.nanLeft[i] {
+			j += int32(goRight(k, n.key))
 		}
+		if j == i {
+			return int(i)
+		}
+		i = j
 	}
 }
 
 // value returns the values of the leaf x reaches.
 func (t *tree) value(x []float32) []float64 {
-	l := t.leaf(x)
+	l := t.walk(x)
 	return t.values[l*t.width : (l+1)*t.width]
 }
 
@@ -86,41 +161,45 @@ func parseTree(v any, nFeatures, width int) (*tree, error) {
 	if len(nodes.Shape) != 1 || nodes.Shape[0] != count || count <= 0 {
 		return nil, fmt.Errorf("nodes: shape %v, want (%d,)", nodes.Shape, count)
 	}
-	left, err := nodes.FieldInt64s("left_child")
-	if err != nil {
-		return nil, fmt.Errorf("nodes: %w", err)
-	}
-	right, err := nodes.FieldInt64s("right_child")
-	if err != nil {
-		return nil, fmt.Errorf("nodes: %w", err)
-	}
-	feature, err := nodes.FieldInt64s("feature")
-	if err != nil {
-		return nil, fmt.Errorf("nodes: %w", err)
-	}
-	threshold, err := nodes.FieldFloat64s("threshold")
-	if err != nil {
-		return nil, fmt.Errorf("nodes: %w", err)
-	}
-	if len(left) != count || len(right) != count || len(feature) != count || len(threshold) != count {
-		return nil, fmt.Errorf("nodes: %d records for %d nodes", len(left), count)
-	}
-	t := &tree{nodes: make([]treeNode, count), width: width}
-	var missing []int64
-	if nodes.HasField("missing_go_to_left") {
-		t.missing = true
-		if missing, err = nodes.FieldInt64s("missing_go_to_left"); err != nil {
+	var left, right, feature, missing unpickle.Column
+	var threshold unpickle.Column
+	for _, c := range []struct {
+		col  *unpickle.Column
+		name string
+	}{{&left, "left_child"}, {&right, "right_child"}, {&feature, "feature"}, {&threshold, "threshold"}} {
+		if *c.col, err = nodes.Column(c.name); err != nil {
 			return nil, fmt.Errorf("nodes: %w", err)
 		}
-		if len(missing) != count {
-			return nil, fmt.Errorf("nodes: %d missing_go_to_left values for %d nodes", len(missing), count)
+	}
+	if !threshold.Numeric() {
+		return nil, fmt.Errorf("nodes: threshold of dtype %s is not numeric", threshold.Dtype())
+	}
+	for _, c := range []unpickle.Column{left, right, feature} {
+		if !c.Integer() {
+			return nil, fmt.Errorf("nodes: array of dtype %s is not integer", c.Dtype())
 		}
 	}
-	for i := range t.nodes {
-		n := &t.nodes[i]
-		l, r := left[i], right[i]
+	if left.Len() != count {
+		return nil, fmt.Errorf("nodes: %d records for %d nodes", left.Len(), count)
+	}
+	t := &tree{width: width}
+	if nodes.HasField("missing_go_to_left") {
+		t.missing = true
+		if missing, err = nodes.Column("missing_go_to_left"); err != nil {
+			return nil, fmt.Errorf("nodes: %w", err)
+		}
+		if !missing.Integer() {
+			return nil, fmt.Errorf("nodes: array of dtype %s is not integer", missing.Dtype())
+		}
+	}
+	// Check the nodes in sklearn's numbering, then lay them out breadth
+	// first.
+	sk := make([]node, count) // left holds the sklearn index of the left child
+	right32 := make([]int32, count)
+	for i := range sk {
+		l, r := left.Int64(i), right.Int64(i)
 		if l == -1 && r == -1 {
-			n.left, n.right = -1, -1
+			sk[i] = node{key: leafKey, left: -1}
 			continue
 		}
 		// sklearn adds children after their parent, so indices only grow:
@@ -128,28 +207,67 @@ func parseTree(v any, nFeatures, width int) (*tree, error) {
 		if l <= int64(i) || r <= int64(i) || l >= int64(count) || r >= int64(count) {
 			return nil, fmt.Errorf("nodes[%d]: children %d and %d are not later nodes of %d", i, l, r, count)
 		}
-		if feature[i] < 0 || feature[i] >= int64(nFeatures) {
-			return nil, fmt.Errorf("nodes[%d]: feature %d out of range for %d features", i, feature[i], nFeatures)
+		f := feature.Int64(i)
+		if f < 0 || f >= int64(nFeatures) {
+			return nil, fmt.Errorf("nodes[%d]: feature %d out of range for %d features", i, f, nFeatures)
 		}
-		if math.IsNaN(threshold[i]) {
+		th := threshold.Float64(i)
+		if math.IsNaN(th) {
 			return nil, fmt.Errorf("nodes[%d]: threshold is NaN", i)
 		}
-		n.left, n.right, n.feature, n.threshold = int32(l), int32(r), int32(feature[i]), threshold[i]
-		n.missingLeft = missing != nil && missing[i] != 0
+		sk[i] = node{key: orderKey(float32Threshold(th)), feature: int32(f), left: int32(l)}
+		right32[i] = int32(r)
 	}
-	values, shape, err := a.floats("values")
+	// Breadth first from the root: order[k] is the sklearn index of node k.
+	// A node reached twice would be laid out twice: sklearn's nodes form a
+	// tree, so refuse that.
+	order := make([]int32, 1, count)
+	seen := make([]bool, count)
+	seen[0] = true
+	t.nodes = make([]node, 0, count)
+	for k := 0; k < len(order); k++ {
+		i := order[k]
+		n := sk[i]
+		if n.key == leafKey {
+			t.nodes = append(t.nodes, node{key: leafKey, left: int32(k)})
+			continue
+		}
+		for _, c := range [2]int32{n.left, right32[i]} {
+			if seen[c] {
+				return nil, fmt.Errorf("nodes[%d]: child %d has another parent", i, c)
+			}
+			seen[c] = true
+		}
+		t.nodes = append(t.nodes, node{key: n.key, feature: n.feature, left: int32(len(order))})
+		order = append(order, n.left, right32[i])
+	}
+	t.sklearnIndex = order
+	if t.missing {
+		for k, i := range order {
+			if t.nodes[k].key != leafKey && missing.Int64(int(i)) != 0 {
+				if t.nanLeft == nil {
+					t.nanLeft = make([]bool, len(order))
+				}
+				t.nanLeft[k] = true
+			}
+		}
+	}
+	vals, err := a.array("values")
 	if err != nil {
 		return nil, err
 	}
-	if len(shape) != 3 || shape[0] != count || shape[1] != 1 || shape[2] < width || len(values) != count*shape[2] {
-		return nil, fmt.Errorf("values: shape %v (%d values), want (%d, 1, %d)", shape, len(values), count, width)
+	shape := vals.Shape
+	if len(shape) != 3 || shape[0] != count || shape[1] != 1 || shape[2] < width || vals.Len() != count*shape[2] {
+		return nil, fmt.Errorf("values: shape %v (%d values), want (%d, 1, %d)", shape, vals.Len(), count, width)
 	}
-	if shape[2] == width {
-		t.values = values
-	} else {
-		t.values = make([]float64, count*width)
-		for i := 0; i < count; i++ {
-			copy(t.values[i*width:(i+1)*width], values[i*shape[2]:])
+	vc, err := vals.Column("")
+	if err != nil || !vc.Numeric() || vc.Len() != count*shape[2] {
+		return nil, fmt.Errorf("values: array of dtype %s is not numeric", vals.Dtype)
+	}
+	t.values = make([]float64, len(order)*width)
+	for k, i := range order {
+		for j := 0; j < width; j++ {
+			t.values[k*width+j] = vc.Float64(int(i)*shape[2] + j)
 		}
 	}
 	return t, nil

@@ -1,0 +1,181 @@
+package model
+
+import (
+	"runtime"
+	"sync"
+)
+
+// ensemble adds up, for each row, one run of width values per tree (the leaf
+// the row reaches), trees in order: the sums a forest averages. It works
+// tree-major over blocks of rows, so a tree's nodes stay in cache while every
+// row of the block goes through it, and each row's features are cast to
+// float32 and mapped to order keys once. Large batches are split across goroutines by rows; a row's
+// sum is always formed by one goroutine, tree by tree in order from zero, so
+// results do not depend on the split.
+type ensemble struct {
+	trees []*tree
+	// vals are per tree the leaf values to add: the tree's own values, or
+	// for classifiers its normalised class probabilities.
+	vals     [][]float64
+	width    int
+	features int
+}
+
+// Work sizes, in row-tree visits.
+const (
+	// parallelWork is the least work split across goroutines: below it a
+	// goroutine's start and the wait cost more than they save.
+	parallelWork = 1 << 15
+	// blockFloats bounds a block's features (64 KiB).
+	blockFloats = 1 << 14
+	// maxBlock bounds a block's rows.
+	maxBlock = 256
+)
+
+// blockRows is how many rows a block holds.
+func (e *ensemble) blockRows() int {
+	return max(1, min(maxBlock, blockFloats/e.features))
+}
+
+// scratch is one goroutine's block buffers.
+type scratch struct {
+	x   []int32
+	acc []float64
+}
+
+var scratchPool sync.Pool
+
+func (e *ensemble) getScratch() *scratch {
+	s, _ := scratchPool.Get().(*scratch)
+	if s == nil {
+		s = &scratch{}
+	}
+	b := e.blockRows()
+	if cap(s.x) < b*e.features {
+		s.x = make([]int32, b*e.features)
+	}
+	if cap(s.acc) < b*e.width {
+		s.acc = make([]float64, b*e.width)
+	}
+	return s
+}
+
+// run computes the sums for rows, block by block: for each block it calls
+// finish with the index of the block's first row and the block's sums, width
+// per row (finish may change them). Blocks of a large batch are handled by
+// several goroutines at once, so finish must only write what belongs to its
+// rows. rows must have been checked.
+func (e *ensemble) run(rows [][]float64, finish func(lo int, sums []float64)) {
+	n := len(rows)
+	workers := 1
+	if work := n * len(e.trees); work >= parallelWork {
+		workers = min(runtime.GOMAXPROCS(0), work/(parallelWork/2), n)
+	}
+	if workers <= 1 {
+		s := e.getScratch()
+		e.span(rows, 0, n, s, finish)
+		scratchPool.Put(s)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := n*w/workers, n*(w+1)/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := e.getScratch()
+			e.span(rows, lo, hi, s, finish)
+			scratchPool.Put(s)
+		}()
+	}
+	wg.Wait()
+}
+
+// span runs rows[lo:hi] block by block.
+func (e *ensemble) span(rows [][]float64, lo, hi int, s *scratch, finish func(lo int, sums []float64)) {
+	b := e.blockRows()
+	for start := lo; start < hi; start += b {
+		end := min(start+b, hi)
+		sums := s.acc[:(end-start)*e.width]
+		e.block(rows[start:end], s.x[:(end-start)*e.features], sums)
+		finish(start, sums)
+	}
+}
+
+// block writes the sums for a block of rows into sums, using x for the
+// rows' features as order keys.
+func (e *ensemble) block(rows [][]float64, x []int32, sums []float64) {
+	nf, w := e.features, e.width
+	nan := false
+	for r, row := range rows {
+		xr := x[r*nf : (r+1)*nf]
+		for j, v := range row[:nf] {
+			k := orderKey(float32(v))
+			nan = nan || k == nanKey
+			xr[j] = k
+		}
+	}
+	clear(sums)
+	for t, tr := range e.trees {
+		vals := e.vals[t]
+		if nan && tr.nanLeft != nil {
+			// Rare: NaN features and nodes that send NaN left.
+			for r := range rows {
+				l := tr.leafKeys(x[r*nf : (r+1)*nf])
+				addTo(sums[r*w:(r+1)*w], vals[l*w:(l+1)*w])
+			}
+			continue
+		}
+		nodes := tr.nodes
+		r := 0
+		// Four rows at a time: their walks are independent chains of
+		// loads, which the CPU overlaps. A row at a leaf stays there (the
+		// leaf points to itself) until all four are at leaves.
+		for ; r+4 <= len(rows); r += 4 {
+			x0 := x[r*nf : (r+1)*nf]
+			x1 := x[(r+1)*nf : (r+2)*nf]
+			x2 := x[(r+2)*nf : (r+3)*nf]
+			x3 := x[(r+3)*nf : (r+4)*nf]
+			var i0, i1, i2, i3 int32
+			for {
+				n0, n1, n2, n3 := &nodes[i0], &nodes[i1], &nodes[i2], &nodes[i3]
+				// The AND of the keys is leafKey (MaxInt32) only when
+				// all four are leaves: it has bits 0 to 30 set only if
+				// every key does, which among int32s only MaxInt32 and -1
+				// do, and a split node's key is neither (-1 would be the
+				// key of -0, which orderKey maps to 0; MaxInt32 is nanKey,
+				// and thresholds are not NaN).
+				if n0.key&n1.key&n2.key&n3.key == leafKey {
+					break
+				}
+				i0 = n0.left + int32(goRight(x0[n0.feature], n0.key))
+				i1 = n1.left + int32(goRight(x1[n1.feature], n1.key))
+				i2 = n2.left + int32(goRight(x2[n2.feature], n2.key))
+				i3 = n3.left + int32(goRight(x3[n3.feature], n3.key))
+			}
+			if w == 1 {
+				sums[r] += vals[i0]
+				sums[r+1] += vals[i1]
+				sums[r+2] += vals[i2]
+				sums[r+3] += vals[i3]
+				continue
+			}
+			addTo(sums[r*w:(r+1)*w], vals[int(i0)*w:int(i0+1)*w])
+			addTo(sums[(r+1)*w:(r+2)*w], vals[int(i1)*w:int(i1+1)*w])
+			addTo(sums[(r+2)*w:(r+3)*w], vals[int(i2)*w:int(i2+1)*w])
+			addTo(sums[(r+3)*w:(r+4)*w], vals[int(i3)*w:int(i3+1)*w])
+		}
+		for ; r < len(rows); r++ {
+			l := tr.leafKeys(x[r*nf : (r+1)*nf])
+			addTo(sums[r*w:(r+1)*w], vals[l*w:(l+1)*w])
+		}
+	}
+}
+
+// addTo adds v to a element by element.
+func addTo(a, v []float64) {
+	v = v[:len(a)]
+	for j := range a {
+		a[j] += v[j]
+	}
+}
