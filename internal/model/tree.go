@@ -161,20 +161,27 @@ func parseTree(v any, nFeatures, width int) (*tree, error) {
 	if len(nodes.Shape) != 1 || nodes.Shape[0] != count || count <= 0 {
 		return nil, fmt.Errorf("nodes: shape %v, want (%d,)", nodes.Shape, count)
 	}
-	var left, right, feature, missing unpickle.Column
-	var threshold unpickle.Column
-	for _, c := range []struct {
-		col  *unpickle.Column
-		name string
-	}{{&left, "left_child"}, {&right, "right_child"}, {&feature, "feature"}, {&threshold, "threshold"}} {
-		if *c.col, err = nodes.Column(c.name); err != nil {
-			return nil, fmt.Errorf("nodes: %w", err)
-		}
+	var missing unpickle.Column
+	left, err := nodes.Column("left_child")
+	if err != nil {
+		return nil, fmt.Errorf("nodes: %w", err)
+	}
+	right, err := nodes.Column("right_child")
+	if err != nil {
+		return nil, fmt.Errorf("nodes: %w", err)
+	}
+	feature, err := nodes.Column("feature")
+	if err != nil {
+		return nil, fmt.Errorf("nodes: %w", err)
+	}
+	threshold, err := nodes.Column("threshold")
+	if err != nil {
+		return nil, fmt.Errorf("nodes: %w", err)
 	}
 	if !threshold.Numeric() {
 		return nil, fmt.Errorf("nodes: threshold of dtype %s is not numeric", threshold.Dtype())
 	}
-	for _, c := range []unpickle.Column{left, right, feature} {
+	for _, c := range [...]*unpickle.Column{&left, &right, &feature} {
 		if !c.Integer() {
 			return nil, fmt.Errorf("nodes: array of dtype %s is not integer", c.Dtype())
 		}
@@ -194,12 +201,16 @@ func parseTree(v any, nFeatures, width int) (*tree, error) {
 	}
 	// Check the nodes in sklearn's numbering, then lay them out breadth
 	// first.
-	sk := make([]node, count) // left holds the sklearn index of the left child
-	right32 := make([]int32, count)
+	type skNode struct {
+		node        // left is the sklearn index of the left child
+		right int32 // and this the right one's
+		seen  bool  // reached from the root
+	}
+	sk := make([]skNode, count)
 	for i := range sk {
 		l, r := left.Int64(i), right.Int64(i)
 		if l == -1 && r == -1 {
-			sk[i] = node{key: leafKey, left: -1}
+			sk[i].node = node{key: leafKey, left: -1}
 			continue
 		}
 		// sklearn adds children after their parent, so indices only grow:
@@ -215,15 +226,14 @@ func parseTree(v any, nFeatures, width int) (*tree, error) {
 		if math.IsNaN(th) {
 			return nil, fmt.Errorf("nodes[%d]: threshold is NaN", i)
 		}
-		sk[i] = node{key: orderKey(float32Threshold(th)), feature: int32(f), left: int32(l)}
-		right32[i] = int32(r)
+		sk[i].node = node{key: orderKey(float32Threshold(th)), feature: int32(f), left: int32(l)}
+		sk[i].right = int32(r)
 	}
 	// Breadth first from the root: order[k] is the sklearn index of node k.
 	// A node reached twice would be laid out twice: sklearn's nodes form a
 	// tree, so refuse that.
 	order := make([]int32, 1, count)
-	seen := make([]bool, count)
-	seen[0] = true
+	sk[0].seen = true
 	t.nodes = make([]node, 0, count)
 	for k := 0; k < len(order); k++ {
 		i := order[k]
@@ -232,14 +242,14 @@ func parseTree(v any, nFeatures, width int) (*tree, error) {
 			t.nodes = append(t.nodes, node{key: leafKey, left: int32(k)})
 			continue
 		}
-		for _, c := range [2]int32{n.left, right32[i]} {
-			if seen[c] {
+		for _, c := range [2]int32{n.left, n.right} {
+			if sk[c].seen {
 				return nil, fmt.Errorf("nodes[%d]: child %d has another parent", i, c)
 			}
-			seen[c] = true
+			sk[c].seen = true
 		}
 		t.nodes = append(t.nodes, node{key: n.key, feature: n.feature, left: int32(len(order))})
-		order = append(order, n.left, right32[i])
+		order = append(order, n.left, n.right)
 	}
 	t.sklearnIndex = order
 	if t.missing {

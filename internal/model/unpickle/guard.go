@@ -39,16 +39,67 @@ type guard struct {
 	// checkGlobal is the allowlist.
 	checkGlobal func(module, name string) error
 
+	// stack is the shadow stack, marks and all: base is where the items
+	// since the innermost open MARK start, marks the bases of the marks
+	// around it.
 	stack []slot
-	marks [][]slot
-	memo  map[int]slot
+	base  int
+	marks []int
+	memo  memo
+}
+
+// memo shadows gopickle's memo (a map): indices below the data's length,
+// which is all a real pickle uses, in a slice, any others in a map.
+type memo struct {
+	near []memoEntry
+	far  map[int]slot
+	n    int // distinct indices set: gopickle's len(memo)
+}
+
+type memoEntry struct {
+	slot
+	set bool
+}
+
+// get returns the slot at i, or an opaque one if none is set.
+func (m *memo) get(i int) slot {
+	if i >= 0 && i < len(m.near) {
+		return m.near[i].slot
+	}
+	return m.far[i]
+}
+
+// put sets the slot at i; limit bounds the slice part.
+func (m *memo) put(i int, s slot, limit int) {
+	if i < limit {
+		if i >= len(m.near) {
+			m.near = append(m.near, make([]memoEntry, i+1-len(m.near))...)
+		}
+		if !m.near[i].set {
+			m.n++
+		}
+		m.near[i] = memoEntry{s, true}
+		return
+	}
+	if m.far == nil {
+		m.far = map[int]slot{}
+	}
+	if _, ok := m.far[i]; !ok {
+		m.n++
+	}
+	m.far[i] = s
 }
 
 // slot is the shadow of one stack item: what kind of value gopickle holds.
 type slot struct {
 	kind slotKind
-	s    string // the value of a string literal
+	// lo and hi locate a string literal's bytes in data (its raw
+	// bytes: what gopickle decodes them to is only compared to names).
+	lo, hi int
 }
+
+// str returns a string literal's bytes as a string.
+func (g *guard) str(s slot) string { return string(g.data[s.lo:s.hi]) }
 
 type slotKind uint8
 
@@ -59,7 +110,7 @@ const (
 )
 
 func newGuard(data []byte, check func(module, name string) error) *guard {
-	return &guard{data: data, checkGlobal: check, memo: make(map[int]slot, min(len(data)/16, 1<<16))}
+	return &guard{data: data, checkGlobal: check, memo: memo{near: make([]memoEntry, 0, min(len(data)/64, 1<<12))}, stack: make([]slot, 0, 64)}
 }
 
 // Read implements io.Reader for gopickle.
@@ -183,13 +234,13 @@ func (g *guard) scan(p, limit int, inFrame bool) (int, error) {
 		if len(g.marks) >= maxMarkDepth {
 			return fail("more than %d marks open", maxMarkDepth)
 		}
-		g.marks = append(g.marks, g.stack)
-		g.stack = nil
+		g.marks = append(g.marks, g.base)
+		g.base = len(g.stack)
 		return p, nil
 	case '.': // STOP
 		return p, g.pop(op, at, 1)
 	case '0': // POP: gopickle pops the mark when the stack is empty
-		if len(g.stack) == 0 {
+		if g.size() == 0 {
 			_, err := g.popMark(op, at)
 			return p, err
 		}
@@ -198,7 +249,7 @@ func (g *guard) scan(p, limit int, inFrame bool) (int, error) {
 		_, err := g.popMark(op, at)
 		return p, err
 	case '2': // DUP
-		if len(g.stack) == 0 {
+		if g.size() == 0 {
 			return fail("stack is empty")
 		}
 		g.push(g.stack[len(g.stack)-1])
@@ -248,14 +299,14 @@ func (g *guard) scan(p, limit int, inFrame bool) (int, error) {
 		if len(s) < 2 || s[0] != s[len(s)-1] || (s[0] != '\'' && s[0] != '"') {
 			return fail("argument is not quoted")
 		}
-		g.push(slot{kind: kindString, s: s[1 : len(s)-1]})
+		g.push(slot{kind: kindString, lo: p + 1, hi: end - 2})
 		return end, nil
 	case 'V': // UNICODE
-		s, end, err := line(p)
+		_, end, err := line(p)
 		if err != nil {
 			return 0, err
 		}
-		g.push(slot{kind: kindString, s: s})
+		g.push(slot{kind: kindString, lo: p, hi: end - 1})
 		return end, nil
 	case 'C': // SHORT_BINBYTES
 		_, end, err := counted(1, false)
@@ -332,7 +383,7 @@ func (g *guard) scan(p, limit int, inFrame bool) (int, error) {
 				return fail("%v", err)
 			}
 		}
-		if len(g.stack) == 0 {
+		if g.size() == 0 {
 			return fail("no container below the mark")
 		}
 		return p, nil
@@ -366,14 +417,14 @@ func (g *guard) scan(p, limit int, inFrame bool) (int, error) {
 		g.push(slot{})
 		return end, nil
 	case 0x93: // STACK_GLOBAL
-		if len(g.stack) < 2 {
+		if g.size() < 2 {
 			return fail("needs module and name on the stack")
 		}
 		m, n := g.stack[len(g.stack)-2], g.stack[len(g.stack)-1]
 		if m.kind != kindString || n.kind != kindString {
 			return fail("module and name are not string literals")
 		}
-		if err := g.checkGlobal(m.s, n.s); err != nil {
+		if err := g.checkGlobal(g.str(m), g.str(n)); err != nil {
 			return 0, err
 		}
 		return g.replace(op, at, 2, p)
@@ -386,14 +437,14 @@ func (g *guard) scan(p, limit int, inFrame bool) (int, error) {
 		if err != nil {
 			return fail("bad memo index %q", s)
 		}
-		g.push(g.memo[i])
+		g.push(g.memo.get(i))
 		return end, nil
 	case 'h', 'j': // BINGET, LONG_BINGET
 		end, err := fixed(indexWidth(op))
 		if err != nil {
 			return 0, err
 		}
-		g.push(g.memo[g.index(op, p)])
+		g.push(g.memo.get(g.index(op, p)))
 		return end, nil
 	case 'p': // PUT
 		s, end, err := line(p)
@@ -412,7 +463,7 @@ func (g *guard) scan(p, limit int, inFrame bool) (int, error) {
 		}
 		return end, g.put(op, at, g.index(op, p))
 	case 0x94: // MEMOIZE: gopickle stores at len(memo)
-		return p, g.put(op, at, len(g.memo))
+		return p, g.put(op, at, g.memo.n)
 	case 0x80: // PROTO
 		end, err := fixed(1)
 		if err == nil && g.data[p] > 5 {
@@ -455,6 +506,10 @@ func (g *guard) index(op byte, p int) int {
 
 func (g *guard) push(s slot) { g.stack = append(g.stack, s) }
 
+// size is the number of items since the innermost open MARK: all gopickle's
+// current stack holds.
+func (g *guard) size() int { return len(g.stack) - g.base }
+
 // pushed pushes an opaque item after a successful argument read.
 func (g *guard) pushed(end int, err error) (int, error) {
 	if err != nil {
@@ -476,13 +531,13 @@ func (g *guard) pushString(b []byte, end int, err error) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	g.push(slot{kind: kindString, s: string(b)})
+	g.push(slot{kind: kindString, lo: end - len(b), hi: end})
 	return end, nil
 }
 
 func (g *guard) pop(op byte, at, n int) error {
-	if len(g.stack) < n {
-		return fmt.Errorf("opcode %s at byte %d: needs %d stack items, has %d", opName(op), at, n, len(g.stack))
+	if g.size() < n {
+		return fmt.Errorf("opcode %s at byte %d: needs %d stack items, has %d", opName(op), at, n, g.size())
 	}
 	g.stack = g.stack[:len(g.stack)-n]
 	return nil
@@ -490,8 +545,8 @@ func (g *guard) pop(op byte, at, n int) error {
 
 // popKeep pops n items above an item that must stay.
 func (g *guard) popKeep(op byte, at, n int) error {
-	if len(g.stack) < n+1 {
-		return fmt.Errorf("opcode %s at byte %d: needs %d stack items, has %d", opName(op), at, n+1, len(g.stack))
+	if g.size() < n+1 {
+		return fmt.Errorf("opcode %s at byte %d: needs %d stack items, has %d", opName(op), at, n+1, g.size())
 	}
 	g.stack = g.stack[:len(g.stack)-n]
 	return nil
@@ -510,17 +565,19 @@ func (g *guard) popMark(op byte, at int) ([]slot, error) {
 	if len(g.marks) == 0 {
 		return nil, fmt.Errorf("opcode %s at byte %d: no MARK to pop to", opName(op), at)
 	}
-	items := g.stack
-	g.stack = g.marks[len(g.marks)-1]
+	// items stays valid until the next push.
+	items := g.stack[g.base:]
+	g.stack = g.stack[:g.base]
+	g.base = g.marks[len(g.marks)-1]
 	g.marks = g.marks[:len(g.marks)-1]
 	return items, nil
 }
 
 func (g *guard) put(op byte, at, i int) error {
-	if len(g.stack) == 0 {
+	if g.size() == 0 {
 		return fmt.Errorf("opcode %s at byte %d: stack is empty", opName(op), at)
 	}
-	g.memo[i] = g.stack[len(g.stack)-1]
+	g.memo.put(i, g.stack[len(g.stack)-1], len(g.data))
 	return nil
 }
 

@@ -10,7 +10,11 @@ import (
 // Attrs returns an object's attributes: its BUILD state dict (merged with the
 // slot state when BUILD got a (dict, slots) pair), keyed by attribute name.
 func (o *Object) Attrs() (map[string]any, error) {
-	attrs := map[string]any{}
+	n := 0
+	if d, ok := o.State.(*types.Dict); ok {
+		n = len(*d)
+	}
+	attrs := make(map[string]any, n)
 	state := o.State
 	if t, ok := state.(*types.Tuple); ok && t.Len() == 2 {
 		if err := addAttrs(attrs, t.Get(1)); err != nil {
