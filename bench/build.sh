@@ -65,7 +65,7 @@ cleanup() {
 }
 trap cleanup EXIT
 log "building strata"
-go build -o "$work/strata" ./cmd/strata
+CGO_ENABLED=0 go build -o "$work/strata" ./cmd/strata
 # The same binary without cgo (static, no dynamic loader): a data point on
 # process start, not used for the builds.
 CGO_ENABLED=0 go build -o "$work/strata-static" ./cmd/strata

@@ -28,7 +28,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-go build -o "$work/strata" ./cmd/strata
+CGO_ENABLED=0 go build -o "$work/strata" ./cmd/strata
 strata="$work/strata"
 export STRATA_ROOT="$work/strata-store"
 

@@ -50,7 +50,7 @@ if awk -v l="${LOAD_BEFORE%% *}" 'BEGIN {exit !(l > 0.5)}'; then
 fi
 
 echo "building strata" >&2
-go build -o "$WORK/strata" ./cmd/strata
+CGO_ENABLED=0 go build -o "$WORK/strata" ./cmd/strata
 go build -o "$WORK/inproc" ./bench/serve/inproc
 
 # --- the tutorial's model and app -------------------------------------------

@@ -19,7 +19,7 @@ fi
 
 work=$(mktemp -d /var/tmp/strata-bench.XXXXXX)
 trap 'podman --root "$work/podman" --runroot "$work/podman-run" rmi -af >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-go build -o "$work/strata" ./cmd/strata
+CGO_ENABLED=0 go build -o "$work/strata" ./cmd/strata
 strata="$work/strata"
 export STRATA_ROOT="$work/strata-store"
 podman=(podman --root "$work/podman" --runroot "$work/podman-run" --storage-driver overlay)

@@ -25,7 +25,7 @@ fi
 work=$(mktemp -d /var/tmp/strata-unpack.XXXXXX)
 podman=(podman --root "$work/podman" --runroot "$work/podman-run" --storage-driver overlay)
 trap '"${podman[@]}" rmi -af >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-go build -o "$work/strata" ./cmd/strata
+CGO_ENABLED=0 go build -o "$work/strata" ./cmd/strata
 go test -c -o "$work/snapshot.test" ./internal/snapshot
 strata="$work/strata"
 

@@ -23,6 +23,8 @@ func TestMain(m *testing.M) {
 	}
 	strataBin = filepath.Join(dir, "strata")
 	build := exec.Command("go", "build", "-o", strataBin, "../cmd/strata")
+	// Static, as the README installs it: no dynamic loader at each start.
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build strata:", err)

@@ -19,7 +19,7 @@ export STRATA_ROOT="${STRATA_ROOT:-$work/store}"
 
 run() { printf '\n$ %s\n' "$*"; "$@"; }
 
-go build -o "$work/strata" ./cmd/strata
+CGO_ENABLED=0 go build -o "$work/strata" ./cmd/strata
 strata=$work/strata
 
 # A root filesystem: busybox and its applets.
