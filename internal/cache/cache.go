@@ -128,13 +128,14 @@ func (c *Cache) Get(ctx context.Context, k Key) (*Record, bool) {
 	return &r, true
 }
 
-// Put stores a record.
+// Put stores a record. Records are hints, written without fsync: one lost
+// to a crash is a cache miss, and one that names a missing layer is too.
 func (c *Cache) Put(r *Record) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	return content.WriteFileAtomic(c.recordPath(r.Key), b, 0o644)
+	return content.ReplaceFile(c.recordPath(r.Key), b, 0o644)
 }
 
 // Layers lists the layer of every record, for the store to keep.

@@ -43,7 +43,7 @@ func (c *Cache) SaveInputs(stepID string, in Inputs) error {
 	if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, b) {
 		return nil
 	}
-	return content.WriteFileAtomic(p, b, 0o644)
+	return content.ReplaceFile(p, b, 0o644)
 }
 
 // Explain says in a few words why a step whose key missed had to run,

@@ -284,8 +284,20 @@ func syncDir(dir string) error {
 
 // WriteFileAtomic writes data to path by way of a temporary file in the same
 // directory, fsynced and renamed, so readers see the old or the new file
-// and never a torn one.
+// and never a torn one, and the new one survives a crash.
 func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	return writeFile(path, data, perm, true)
+}
+
+// ReplaceFile is WriteFileAtomic without the fsyncs: readers still never
+// see a torn file, but after a crash the file may be old, empty or
+// missing. For data that is only a hint, like the build cache's records,
+// whose readers treat anything unreadable as absent.
+func ReplaceFile(path string, data []byte, perm fs.FileMode) error {
+	return writeFile(path, data, perm, false)
+}
+
+func writeFile(path string, data []byte, perm fs.FileMode, durable bool) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
 	if err != nil {
 		return err
@@ -295,7 +307,7 @@ func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
 	if err == nil {
 		err = f.Chmod(perm)
 	}
-	if err == nil {
+	if err == nil && durable {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -307,6 +319,9 @@ func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
 	if err != nil {
 		os.Remove(tmp)
 		return err
+	}
+	if !durable {
+		return nil
 	}
 	return syncDir(filepath.Dir(path))
 }
