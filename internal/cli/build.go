@@ -239,6 +239,9 @@ type buildPrinter struct {
 	start time.Time
 	// pending: on a terminal, the step line drawn without its end yet.
 	pending bool
+	// head: in plain mode, the running RUN step's line, printed before its
+	// first output (a step that prints nothing gets one line, at its end).
+	head string
 }
 
 func newBuildPrinter(w io.Writer, mode string, quiet bool) *buildPrinter {
@@ -277,6 +280,9 @@ func (p *buildPrinter) event(e build.Event) {
 		head = fmt.Sprintf("[%s %d/%d] %s", e.Stage, e.Step, e.Total, e.Instruction)
 	}
 	p.endPending()
+	if e.Status != "start" {
+		p.head = ""
+	}
 	switch e.Status {
 	case "start":
 		switch {
@@ -284,7 +290,7 @@ func (p *buildPrinter) event(e build.Event) {
 			fmt.Fprintf(p.w, "%s  ...", head)
 			p.pending = true
 		case strings.HasPrefix(e.Instruction, "RUN "):
-			fmt.Fprintln(p.w, head)
+			p.head = head
 		}
 	case "cached":
 		fmt.Fprintf(p.w, "%s  CACHED\n", head)
@@ -326,6 +332,10 @@ func (w *prefixWriter) Write(b []byte) (int, error) {
 		// Keep the running step's line; its output goes below it.
 		fmt.Fprintln(w.p.w)
 		w.p.pending = false
+	}
+	if w.p.head != "" {
+		fmt.Fprintln(w.p.w, w.p.head)
+		w.p.head = ""
 	}
 	for _, line := range strings.SplitAfter(string(b), "\n") {
 		if line == "" {
