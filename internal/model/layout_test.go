@@ -307,7 +307,8 @@ func TestEnsembleNaNLeft(t *testing.T) {
 	}
 	var e ensemble
 	e.width, e.features = 1, 2
-	for k := 0; k < 3; k++ {
+	// Six trees: one group of four walked in step, two alone.
+	for k := 0; k < 6; k++ {
 		tr, err := parseTree(hand13Tree(t, nodes, []float64{10, 20 + float64(k), 30, 40 + float64(k), 50}, 1), 2, 1)
 		if err != nil {
 			t.Fatal(err)
@@ -321,7 +322,8 @@ func TestEnsembleNaNLeft(t *testing.T) {
 	base := [][]float64{{0, 0}, {nan, 0}, {1, nan}, {1, 2.5}, {1, 3}, {0.1, 0}, {nan, nan}, {-1, 7}, {5, -5}}
 	for _, withNaN := range []bool{true, false} {
 		var rows [][]float64
-		for i := 0; i < 600; i++ {
+		// Not a multiple of eight: the last rows take the one-row path.
+		for i := 0; i < 605; i++ {
 			row := base[i%len(base)]
 			if !withNaN && (row[0] != row[0] || row[1] != row[1]) {
 				continue
@@ -330,6 +332,13 @@ func TestEnsembleNaNLeft(t *testing.T) {
 		}
 		got := make([]float64, len(rows))
 		e.run(rows, func(lo int, sums []float64) { copy(got[lo:], sums) })
+		for i := range 3 { // and one row at a time
+			e.run(rows[i:i+1], func(_ int, sums []float64) {
+				if sums[0] != got[i] {
+					t.Errorf("row %d alone: %v, in a batch %v", i, sums[0], got[i])
+				}
+			})
+		}
 		for i, row := range rows {
 			x := []float32{float32(row[0]), float32(row[1])}
 			want := 0.0
