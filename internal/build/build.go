@@ -50,6 +50,9 @@ type Options struct {
 	Runner Runner
 	// Output receives RUN steps' output.
 	Output io.Writer
+	// Pull, if set, fetches a base image into the store before a FROM
+	// uses it (--pull).
+	Pull func(ctx context.Context, name string) error
 }
 
 // Event reports a step's progress.

@@ -119,6 +119,11 @@ func (b *builder) from(ctx context.Context, ds *dockerfile.Stage) (*state, error
 		st.config.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 		st.key = cache.Inputs{Instruction: "FROM scratch"}.Key()
 	default:
+		if b.opts.Pull != nil {
+			if err := b.opts.Pull(ctx, base); err != nil {
+				return nil, b.errAt(ds.Location, fmt.Errorf("FROM %s: %w", base, err))
+			}
+		}
 		img, err := b.s.Lookup(ctx, base)
 		if errors.Is(err, image.ErrNotFound) {
 			return nil, b.errAt(ds.Location, fmt.Errorf("FROM %s: no such image in the store (import, load or pull it first)", base))

@@ -1,8 +1,8 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +18,7 @@ import (
 	"github.com/strata-ml/strata/internal/buildctx"
 	"github.com/strata-ml/strata/internal/cache"
 	"github.com/strata-ml/strata/internal/dockerfile"
+	"github.com/strata-ml/strata/internal/image"
 	"github.com/strata-ml/strata/internal/layer"
 	"github.com/strata-ml/strata/internal/progress"
 	"github.com/strata-ml/strata/internal/reference"
@@ -97,9 +98,6 @@ func runBuild(cmd *cobra.Command, o *options, bo buildOptions, contextArg string
 	}
 	if bo.progress != "auto" && bo.progress != "plain" && bo.progress != "json" && bo.progress != "tty" {
 		return fmt.Errorf("--progress %s: want auto, plain, tty or json", bo.progress)
-	}
-	if bo.pull {
-		return errors.New("--pull: pulling from registries is not available yet; load or import the base image, then build without --pull")
 	}
 	epoch := time.Unix(0, 0).UTC()
 	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
@@ -184,6 +182,7 @@ func runBuild(cmd *cobra.Command, o *options, bo buildOptions, contextArg string
 		BuildArgs: buildArgs, Target: bo.target, NoCache: bo.noCache,
 		Labels: labels, Compression: comp, Epoch: epoch,
 		Progress: pr.event, Output: pr.output(), Runner: buildRunner(o, s),
+		Pull: pullFunc(bo.pull, s, pr.output()),
 	})
 	if err != nil {
 		return err
@@ -348,4 +347,25 @@ func (w *prefixWriter) Write(b []byte) (int, error) {
 		w.midLine = !strings.HasSuffix(line, "\n")
 	}
 	return len(b), nil
+}
+
+// pullFunc is what --pull does before each FROM: pull the base image, its
+// lines indented under the step.
+func pullFunc(pull bool, s *image.Store, out io.Writer) func(context.Context, string) error {
+	if !pull {
+		return nil
+	}
+	pulled := map[string]bool{}
+	return func(ctx context.Context, base string) error {
+		ref, err := reference.Parse(base)
+		if err != nil {
+			return err
+		}
+		if pulled[ref.String()] {
+			return nil
+		}
+		pulled[ref.String()] = true
+		_, err = pullImage(ctx, s, ref, out, io.Discard)
+		return err
+	}
 }
