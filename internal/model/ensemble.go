@@ -9,9 +9,9 @@ import (
 // the row reaches), trees in order: the sums a forest averages. It works
 // tree-major over blocks of rows, so a tree's nodes stay in cache while every
 // row of the block goes through it, and each row's features are cast to
-// float32 and mapped to order keys once. Large batches are split across goroutines by rows; a row's
-// sum is always formed by one goroutine, tree by tree in order from zero, so
-// results do not depend on the split.
+// float32 and mapped to order keys once. Large batches are split across
+// goroutines by rows; a row's sum is always formed by one goroutine, tree by
+// tree in order from zero, so results do not depend on the split.
 type ensemble struct {
 	trees []*tree
 	// vals are per tree the leaf values to add: the tree's own values, or
@@ -77,18 +77,34 @@ func (e *ensemble) run(rows [][]float64, finish func(lo int, sums []float64)) {
 		scratchPool.Put(s)
 		return
 	}
-	var wg sync.WaitGroup
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		panicked any
+	)
 	for w := 0; w < workers; w++ {
 		lo, hi := n*w/workers, n*(w+1)/workers
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// A panic here would end the process; hand it to the
+			// caller, as the one-goroutine path would.
+			defer func() {
+				if r := recover(); r != nil {
+					mu.Lock()
+					panicked = r
+					mu.Unlock()
+				}
+			}()
 			s := e.getScratch()
 			e.span(rows, lo, hi, s, finish)
 			scratchPool.Put(s)
 		}()
 	}
 	wg.Wait()
+	if panicked != nil {
+		panic(panicked)
+	}
 }
 
 // span runs rows[lo:hi] block by block.

@@ -2,7 +2,8 @@
 // files without executing anything in them, and predicts with them in Go.
 package model
 
-// Model is a fitted estimator loaded from a file.
+// Model is a fitted estimator loaded from a file. Models are immutable once
+// loaded and safe for concurrent use by multiple goroutines.
 type Model interface {
 	// NumFeatures is the number of features every row must have
 	// (scikit-learn's n_features_in_).
