@@ -65,10 +65,12 @@ cleanup() {
 }
 trap cleanup EXIT
 log "building strata"
+rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD -- cmd internal go.mod go.sum 2>/dev/null || rev="$rev + uncommitted changes"
 CGO_ENABLED=0 go build -o "$work/strata" ./cmd/strata
-# The same binary without cgo (static, no dynamic loader): a data point on
+# The same binary with cgo (dynamic, through ld.so and libc): a data point on
 # process start, not used for the builds.
-CGO_ENABLED=0 go build -o "$work/strata-static" ./cmd/strata
+CGO_ENABLED=1 go build -o "$work/strata-dynamic" ./cmd/strata
 S=$work/strata
 export STRATA_ROOT=$work/strata-store
 bud=("${B[@]}" bud --layers --pull=never)
@@ -101,14 +103,17 @@ first_strata=$(tm "$work/first-strata.log" "$S" build --progress json -t app "$a
 first_steps=$(jq -r 'select(.Status=="done") | "\(.Instruction) \(.DurationMS // 0) ms"' "$work/first-strata.log" | paste -sd';' | sed 's/;/; /g')
 first_buildah=$(tm "$work/first-buildah.log" "${bud[@]}" -t app "$app")
 
+# Every timed command runs without a shell (-N): hyperfine then subtracts
+# no shell start-up time, which on a loaded machine is noisy enough to turn
+# a 30 ms run into "0 ms".
 hf() { # NAME HYPERFINE-ARGS...: runs hyperfine, results in $work/NAME.json
 	local name=$1; shift
 	hyperfine --style basic --export-json "$work/$name.json" "$@" >&2
 }
 pair() { # NAME STRATA-CMD BUILDAH-CMD STRATA-RUNS BUILDAH-RUNS HYPERFINE-ARGS...
 	local name=$1 sc=$2 bc=$3 sr=$4 br=$5; shift 5
-	hf "$name-strata" --runs "$sr" "$@" -n strata "$sc"
-	hf "$name-buildah" --runs "$br" "$@" -n buildah "$bc"
+	hf "$name-strata" -N --runs "$sr" "$@" -n strata "$sc"
+	hf "$name-buildah" -N --runs "$br" "$@" -n buildah "$bc"
 }
 # med FILE COMMAND: median wall seconds; cpu: (user + sys) / mean wall, in
 # cores; cpus: mean user + sys seconds per run.
@@ -124,7 +129,7 @@ pair noop "$S build -t app $app" "${bud[*]} -t app $app" "$runs" "$buildah_runs"
 # The floor for any strata command: process start (Go runtime and package
 # init, no store access).
 hf version --warmup 1 --runs "$runs" -N -n "strata version" "$S version" \
-	-n "static version" "$work/strata-static version" -n "true" "true"
+	-n "dynamic version" "$work/strata-dynamic version" -n "true" "true"
 
 log "(b) one-file change"
 pair change "$S build -t app $app" "${bud[*]} -t app $app" "$runs" "$buildah_runs" \
@@ -156,13 +161,14 @@ small_bytes=$(du -sb --exclude=Dockerfile "$small" | cut -f1)
 big_bytes=$(stat -c %s "$big/model.bin")
 drop_s="$S rmi -f cold >/dev/null 2>&1 || true; $S prune -f >/dev/null 2>&1 || true"
 drop_b="${B[*]} rmi -f cold >/dev/null 2>&1 || true; ${B[*]} rmi -p -f >/dev/null 2>&1 || true"
+printf '%s\n%s\n' "$drop_s" "$drop_b" > "$work/drop.sh"
 
 log "(c) cold build, small files"
 pair small "$S build --no-cache -t cold $small" "${bud[*]} --no-cache -t cold $small" \
-	"$small_runs" "$small_runs" --warmup 1 --prepare "$drop_s; $drop_b"
+	"$small_runs" "$small_runs" --warmup 1 --prepare "sh $work/drop.sh"
 log "(c) cold build, ${big_mb} MB file"
 pair big "$S build --no-cache -t cold $big" "${bud[*]} --no-cache -t cold $big" \
-	"$big_runs" "$big_runs" --prepare "$drop_s; $drop_b"
+	"$big_runs" "$big_runs" --prepare "sh $work/drop.sh"
 
 log "(c) reference points on the same data"
 hf ref-small --warmup 1 --runs 3 \
@@ -233,7 +239,7 @@ for c in noop change small big; do
 	eval "su_$c=\$(cpu $c-strata strata) bu_$c=\$(cpu $c-buildah buildah)"
 done
 sv=$(med version "strata version") svc=$(cpus version "strata version")
-svs=$(med version "static version") svsc=$(cpus version "static version")
+svs=$(med version "dynamic version") svsc=$(cpus version "dynamic version")
 tv=$(med version "true") tvc=$(cpus version "true")
 mn() { jq -r ".results[] | select(.command==\"$2\") | .min" "$work/$1.json"; }
 goal() { awk -v v="$1" -v g="$2" 'BEGIN { print (v * 1000 < g) ? "met" : "missed" }'; }
@@ -243,7 +249,7 @@ cat <<EOF
 ## Build: strata build vs buildah bud --layers
 
 Measured $start_time with \`$cmdline\`
-($elapsed s in all): \`strata build\` against \`buildah bud --layers --pull=never\`
+($elapsed s in all; strata at $rev, built with CGO_ENABLED=0): \`strata build\` against \`buildah bud --layers --pull=never\`
 (buildah $(buildah --version | awk '{print $3}'), Debian package, overlay storage in a temp
 dir), each on its own warm build cache, same context and base. hyperfine
 medians of $runs strata and $buildah_runs buildah runs for (a) and (b), $small_runs and $big_runs runs
@@ -271,7 +277,7 @@ each for (c); page cache warm in every case. CPU is user + sys per run.
 | (c) cold, $small_files small files ($((small_bytes / 1000000)) MB) | $(ms "$s_small") | $(ms "$b_small") | $(ratio "$s_small" "$b_small") | $(ms "$sc_small") | $(ms "$bc_small") | |
 | (c) cold, ${big_mb} MiB file | $(ms "$s_big") | $(ms "$b_big") | $(ratio "$s_big" "$b_big") | $(ms "$sc_big") | $(ms "$bc_big") | disk speed, 2 cores |
 | \`strata version\` (process start only) | $(ms "$sv") ($(ms "$(mn version "strata version")")) | | | $(ms "$svc") | | |
-| same, built with CGO_ENABLED=0 (static) | $(ms "$svs") ($(ms "$(mn version "static version")")) | | | $(ms "$svsc") | | |
+| same, built with cgo (dynamic) | $(ms "$svs") ($(ms "$(mn version "dynamic version")")) | | | $(ms "$svsc") | | |
 | \`true\` (fork + exec floor) | $(ms "$tv") | | | $(ms "$tvc") | | |
 
 Throughput and cores used in (c) (cores = CPU / wall; 2 is both cores), with
