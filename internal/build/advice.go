@@ -5,6 +5,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
@@ -25,10 +26,14 @@ func (a Advice) String() string {
 }
 
 // installRun matches RUN steps that install dependencies.
-var installRun = regexp.MustCompile(`\b(pip3?|python3? -m pip|poetry|pipenv|conda|mamba|npm|yarn|pnpm|bundle|composer|cargo|go mod download|apt-get|apk|dnf|yum)\b.*\b(install|sync|ci|download|fetch|add)\b|\bgo mod download\b`)
+var installRun = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\b(pip3?|python3? -m pip|poetry|pipenv|conda|mamba|npm|yarn|pnpm|bundle|composer|cargo|go mod download|apt-get|apk|dnf|yum)\b.*\b(install|sync|ci|download|fetch|add)\b|\bgo mod download\b`)
+})
 
 // junk are ignored paths nobody expects in an image.
-var junk = regexp.MustCompile(`(^|/)(__pycache__|\.git|\.venv|venv|node_modules|\.mypy_cache|\.pytest_cache|\.idea|\.vscode)(/|$)|\.py[co]$|(^|/)\.DS_Store$|(^|/)\.dockerignore$`)
+var junk = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(^|/)(__pycache__|\.git|\.venv|venv|node_modules|\.mypy_cache|\.pytest_cache|\.idea|\.vscode)(/|$)|\.py[co]$|(^|/)\.DS_Store$|(^|/)\.dockerignore$`)
+})
 
 // Advise looks for the traps the Docker tutorials fall into: the whole
 // context copied before dependencies are installed (every code change
@@ -55,7 +60,7 @@ func Advise(df *dockerfile.Dockerfile, c *buildctx.Context, ignoreFile string) [
 				}
 			case *instructions.RunCommand:
 				cmdline := strings.Join(x.CmdLine, " ")
-				if wholeCopy != nil && installRun.MatchString(cmdline) {
+				if wholeCopy != nil && installRun().MatchString(cmdline) {
 					out = append(out, Advice{
 						File: df.Name, Line: wholeLine,
 						Message: fmt.Sprintf("%s copies the whole context before %q (line %d): every code change reinstalls the dependencies", oneLine(wholeCopy), truncateWords(cmdline, 60), line),
@@ -104,7 +109,7 @@ func leftOut(file string, line int, c *buildctx.Context, ignoreFile string) []Ad
 	}
 	var missing []string
 	for _, p := range c.Ignored {
-		if !junk.MatchString(p) {
+		if !junk().MatchString(p) {
 			missing = append(missing, p)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -53,7 +54,7 @@ requests in flight finish (at most --shutdown-timeout) and exits 0.`,
 			if name == "" {
 				name = modelName(path)
 			}
-			if !validName.MatchString(name) {
+			if !validName().MatchString(name) {
 				return fmt.Errorf("invalid --name %q: use letters, digits, '.', '_' and '-'", name)
 			}
 			start := time.Now()
@@ -98,7 +99,7 @@ requests in flight finish (at most --shutdown-timeout) and exits 0.`,
 }
 
 // validName is what a model name in a /v2 URL may hold.
-var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`) })
 
 // modelName is a model's default name: its file name without extensions,
 // "iris" for iris.joblib.gz.
@@ -107,7 +108,7 @@ func modelName(path string) string {
 	if i := strings.IndexByte(base, '.'); i > 0 {
 		base = base[:i]
 	}
-	if !validName.MatchString(base) {
+	if !validName().MatchString(base) {
 		return "model"
 	}
 	return base

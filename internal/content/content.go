@@ -5,13 +5,13 @@
 package content
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -95,7 +95,15 @@ func PutBytes(ctx context.Context, s Store, b []byte) (Info, error) {
 	if info, err := s.Info(ctx, d); err == nil && info.Size == int64(len(b)) {
 		return info, nil
 	}
-	return Put(ctx, s, bytes.NewReader(b), d)
+	w, err := s.Writer(ctx)
+	if err != nil {
+		return Info{}, err
+	}
+	defer w.Close()
+	if _, err := w.Write(b); err != nil {
+		return Info{}, err
+	}
+	return w.Commit(ctx, d)
 }
 
 // ReadAll reads a whole blob, verified. Meant for small blobs: manifests,
@@ -118,9 +126,15 @@ func Has(ctx context.Context, s Store, d v1.Hash) (bool, error) {
 	return err == nil, err
 }
 
+// copyBuffers are copyContext's 1 MiB buffers, reused: a build stores
+// several small blobs, and zeroing a fresh buffer for each showed.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
 // copyContext copies until EOF, stopping early when ctx is done.
 func copyContext(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
-	buf := make([]byte, 1<<20)
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	buf := *bp
 	var n int64
 	for {
 		if err := ctx.Err(); err != nil {

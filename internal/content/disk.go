@@ -146,7 +146,7 @@ func (w *diskWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
 		if w.buf == nil {
-			w.buf = w.getBuffer()
+			w.buf = w.getBuffer(len(p))
 		}
 		k := copy(w.buf[len(w.buf):cap(w.buf)], p)
 		w.buf = w.buf[:len(w.buf)+k]
@@ -160,15 +160,19 @@ func (w *diskWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-func (w *diskWriter) getBuffer() []byte {
+// getBuffer returns an empty buffer: a recycled one, or a new one sized to
+// the first write (small blobs stay small), then writeBuffer once the
+// flusher runs.
+func (w *diskWriter) getBuffer(first int) []byte {
 	if w.free != nil {
 		select {
 		case b := <-w.free:
 			return b[:0]
 		default:
 		}
+		return make([]byte, 0, writeBuffer)
 	}
-	return make([]byte, 0, writeBuffer)
+	return make([]byte, 0, min(max(first, 64<<10), writeBuffer))
 }
 
 // send hands the current buffer to the flusher, starting it on first use.

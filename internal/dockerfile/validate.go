@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -108,8 +109,10 @@ func hostPlatform(p string) bool {
 }
 
 var (
-	protoRE  = regexp.MustCompile(`^[a-zA-Z0-9]+://`)
-	scpGitRE = regexp.MustCompile(`^([a-zA-Z0-9-_]+)@([a-zA-Z0-9-.]+):(.*?)(?:\?(.*?))?(?:#(.*))?$`)
+	protoRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9]+://`) })
+	scpGitRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^([a-zA-Z0-9-_]+)@([a-zA-Z0-9-.]+):(.*?)(?:\?(.*?))?(?:#(.*))?$`)
+	})
 )
 
 // isGit says whether BuildKit's ADD would fetch s as a git repository, as
@@ -117,7 +120,7 @@ var (
 // and http(s) URLs whose path ends in .git (https://host/repo.git#ref); a
 // local path that ends in .git is not one.
 func isGit(s string) bool {
-	if p := protoRE.FindString(s); p != "" {
+	if p := protoRE().FindString(s); p != "" {
 		switch strings.ToLower(strings.TrimSuffix(p, "://")) {
 		case "git", "ssh":
 			return true
@@ -127,7 +130,7 @@ func isGit(s string) bool {
 		}
 		return false
 	}
-	return scpGitRE.MatchString(s)
+	return scpGitRE().MatchString(s)
 }
 
 // isURL says whether BuildKit's ADD would download s over HTTP.

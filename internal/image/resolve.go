@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -148,7 +149,7 @@ func (s *Store) ConfigFile(ctx context.Context, img Image) (*v1.ConfigFile, []by
 }
 
 // idPrefix matches what may be an image ID or a prefix of one.
-var idPrefix = regexp.MustCompile(`^(sha256:)?[0-9a-f]{1,64}$`)
+var idPrefix = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(sha256:)?[0-9a-f]{1,64}$`) })
 
 // Lookup finds the image s names, as Docker does: a name (with tag or
 // digest) first, then an image ID or a unique prefix of one.
@@ -183,7 +184,7 @@ func (s *Store) Resolve(ctx context.Context, name string) (Image, string, error)
 			return imgs[0], hits[0].Name, nil
 		}
 	}
-	if idPrefix.MatchString(name) {
+	if idPrefix().MatchString(name) {
 		hex := strings.TrimPrefix(name, "sha256:")
 		imgs, listErr := s.List(ctx)
 		var found []Image

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 )
@@ -26,7 +27,7 @@ type Reference struct {
 
 // pathComponent is Docker's grammar for one "/"-separated part of a
 // repository path; ggcr alone accepts more than Docker does.
-var pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
+var pathComponent = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`) })
 
 // Parse parses s as an image name. A name without tag or digest gets the
 // tag "latest".
@@ -52,7 +53,7 @@ func Parse(s string) (Reference, error) {
 		return bad(strings.TrimPrefix(err.Error(), "repository can only contain the characters `abcdefghijklmnopqrstuvwxyz0123456789_-./`: "))
 	}
 	for _, part := range strings.Split(t.RepositoryStr(), "/") {
-		if !pathComponent.MatchString(part) {
+		if !pathComponent().MatchString(part) {
 			return bad("repository name must be lowercase letters, digits and separators")
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -111,7 +112,7 @@ type CreateOptions struct {
 	Runtime string
 }
 
-var namePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+var namePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`) })
 
 // Create makes a container: its directory, writable layer, bundle
 // (config.json) and state, without starting it.
@@ -231,7 +232,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*State, error) {
 		mounts = append(mounts, BindMount(m.Source, m.Destination, !m.RW))
 	}
 
-	if o.Name != "" && !namePattern.MatchString(o.Name) {
+	if o.Name != "" && !namePattern().MatchString(o.Name) {
 		return nil, fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", o.Name)
 	}
 	name, err := r.reserveName(o.Name, id)
