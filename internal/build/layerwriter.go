@@ -13,6 +13,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	kgzip "github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	gzip "github.com/klauspost/pgzip"
 
@@ -37,9 +38,17 @@ type entry struct {
 // given.
 func (b *builder) writeLayer(ctx context.Context, entries []entry) (v1.Descriptor, v1.Hash, error) {
 	entries = withParents(entries)
-	return b.storeLayer(ctx, func(w io.Writer) error {
+	var total int64
+	for _, e := range entries {
+		if e.sizeFunc != nil {
+			total = -1 // a download: size unknown until it runs
+			break
+		}
+		total += e.size
+	}
+	return b.storeLayer(ctx, total, func(w io.Writer) error {
 		tw := tar.NewWriter(w)
-		buf := make([]byte, 1<<20)
+		buf := make([]byte, min(max(total, 32<<10), 1<<20))
 		for _, e := range entries {
 			if err := b.writeEntry(ctx, tw, e, buf); err != nil {
 				return fmt.Errorf("layer entry %s: %w", e.path, err)
@@ -87,10 +96,17 @@ func (b *builder) writeEntry(ctx context.Context, tw *tar.Writer, e entry, buf [
 	return err
 }
 
+// smallLayer is the content size under which a gzip layer is compressed in
+// one stream rather than in pgzip's parallel blocks, whose buffers would
+// cost more than the work. The choice depends only on the content, so
+// layers still reproduce.
+const smallLayer = 1 << 20
+
 // storeLayer compresses the uncompressed layer tar that write produces,
 // with fixed settings so layers reproduce, into the content store, and
-// returns the blob's descriptor and the layer's diff ID.
-func (b *builder) storeLayer(ctx context.Context, write func(io.Writer) error) (v1.Descriptor, v1.Hash, error) {
+// returns the blob's descriptor and the layer's diff ID. size is the
+// content's size if known in advance, else -1.
+func (b *builder) storeLayer(ctx context.Context, size int64, write func(io.Writer) error) (v1.Descriptor, v1.Hash, error) {
 	w, err := b.s.Content().Writer(ctx)
 	if err != nil {
 		return v1.Descriptor{}, v1.Hash{}, err
@@ -105,7 +121,17 @@ func (b *builder) storeLayer(ctx context.Context, write func(io.Writer) error) (
 			return v1.Descriptor{}, v1.Hash{}, err
 		}
 		zw, mt = enc, types.OCILayerZStd
-	default:
+	case layer.Gzip:
+		if size < 0 || size >= smallLayer {
+			break
+		}
+		gz, err := kgzip.NewWriterLevel(w, kgzip.DefaultCompression)
+		if err != nil {
+			return v1.Descriptor{}, v1.Hash{}, err
+		}
+		zw, mt = gz, types.OCILayer
+	}
+	if zw == nil {
 		gz, err := gzip.NewWriterLevel(w, gzip.DefaultCompression)
 		if err != nil {
 			return v1.Descriptor{}, v1.Hash{}, err

@@ -86,7 +86,7 @@ func (b *builder) prepareRun(ctx context.Context, st *state, c *instructions.Run
 		req := RunRequest{Layers: layers, DiffIDs: diffIDs, Args: args, Env: env, WorkDir: workdir, User: user,
 			Network: network, Mounts: mounts, Output: b.opts.Output}
 		return b.opts.Runner.Run(ctx, req, func(upper string) error {
-			desc, diffID, err := b.storeLayer(ctx, func(w io.Writer) error {
+			desc, diffID, err := b.storeLayer(ctx, -1, func(w io.Writer) error {
 				epoch := b.opts.Epoch
 				_, _, err := writeDiff(ctx, upper, w, epoch)
 				return err
