@@ -210,8 +210,7 @@ func (s contextSource) entries(p, dest string, destIsDir bool, files map[string]
 // fileEntry makes the layer entry for one context file and records its
 // digest and mode for the cache key.
 func fileEntry(f *buildctx.File, target string, files map[string]string) (entry, error) {
-	e := entry{path: strings.TrimPrefix(path.Clean(target), "/"), mode: int64(f.Mode.Perm() | f.Mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)&0)}
-	e.mode = int64(f.Mode.Perm())
+	e := entry{path: strings.TrimPrefix(path.Clean(target), "/"), mode: int64(f.Mode.Perm())}
 	if f.Mode&fs.ModeSetuid != 0 {
 		e.mode |= 0o4000
 	}
