@@ -94,6 +94,16 @@ func (b *builder) prepareCopySpec(ctx context.Context, st *state, spec copySpec,
 		if err != nil {
 			return nil, err
 		}
+		if cs, ok := src.(contextSource); ok {
+			// Hash the files on every core before they are listed one by one.
+			var all []*buildctx.File
+			for _, m := range matches {
+				all = append(all, cs.c.Under(m)...)
+			}
+			if err := buildctx.Digests(all); err != nil {
+				return nil, err
+			}
+		}
 		for _, m := range matches {
 			got, err := src.entries(m, dest, destIsDir, files)
 			if err != nil {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -55,7 +56,9 @@ func (f *File) Digest() (string, error) {
 			}
 			defer fh.Close()
 			h := sha256.New()
-			if _, f.err = io.Copy(h, fh); f.err == nil {
+			bp := hashBuffers.Get().(*[]byte)
+			defer hashBuffers.Put(bp)
+			if _, f.err = io.CopyBuffer(h, fh, *bp); f.err == nil {
 				f.digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
 			}
 		case f.Mode&fs.ModeSymlink != 0:
@@ -68,6 +71,51 @@ func (f *File) Digest() (string, error) {
 
 // ModTime is the file's modification time (never part of a cache key).
 func (f *File) ModTime() time.Time { return f.modTime }
+
+// hashBuffers are Digest's read buffers, reused across files.
+var hashBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// Digests computes the digests of files on every core, so that the calls
+// to Digest that follow return at once. It returns the first error.
+func Digests(files []*File) error {
+	workers := runtime.GOMAXPROCS(0)
+	if len(files) < 64 || workers < 2 {
+		for _, f := range files {
+			if _, err := f.Digest(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	next := make(chan *File)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range next {
+				if _, err := f.Digest(); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	for _, f := range files {
+		next <- f
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
 
 // Open opens the file's content.
 func (f *File) Open() (*os.File, error) { return os.Open(f.abs) }

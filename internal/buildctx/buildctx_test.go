@@ -80,3 +80,26 @@ func TestReadIgnorePrefersDockerfileSpecific(t *testing.T) {
 		t.Fatalf("ReadIgnore without a specific file = %v", p)
 	}
 }
+
+func TestDigestsInParallelMatchOneByOne(t *testing.T) {
+	var names []string
+	for i := 0; i < 200; i++ {
+		names = append(names, filepath.Join("d", strings.Repeat("x", i%7+1), "f"+string(rune('a'+i%26))+strings.Repeat("y", i)))
+	}
+	dir := tree(t, names...)
+	c, err := Walk(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Digests(c.Files); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := Walk(dir, nil)
+	for i, f := range c.Files {
+		got, _ := f.Digest()
+		want, _ := again.Files[i].Digest()
+		if got != want {
+			t.Fatalf("%s: parallel digest %q, one by one %q", f.Path, got, want)
+		}
+	}
+}
