@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -79,32 +78,10 @@ func fullBusyboxTar(t *testing.T) string {
 	return p
 }
 
-// runT runs strata with a time limit, killing it (and failing the test)
-// when it is exceeded.
+// runT runs strata with a time limit (see env.runLimited).
 func (e *cenv) runT(timeout time.Duration, args ...string) result {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, strataBin, args...)
-	cmd.Env = append(os.Environ(), "STRATA_ROOT="+e.root)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	cmd.WaitDelay = time.Second
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		e.t.Fatalf("strata %s: still running after %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), timeout, out.String(), errb.String())
-	}
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatalf("run strata %v: %v", args, err)
-	}
-	if strings.Contains(errb.String(), "goroutine ") || strings.Contains(errb.String(), "panic:") {
-		e.t.Fatalf("strata %v crashed:\n%s", args, errb.String())
-	}
-	return result{out.String(), errb.String(), code}
+	return e.runLimited(nil, timeout, args...)
 }
 
 // okT is ok with a time limit of a minute.

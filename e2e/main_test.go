@@ -5,12 +5,15 @@ package e2e
 import (
 	"archive/tar"
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 var strataBin string
@@ -64,19 +67,33 @@ type result struct {
 	code           int
 }
 
-// run runs strata with args and stdin.
+// runIn runs strata with args and stdin, within five minutes.
 func (e *env) runIn(stdin []byte, args ...string) result {
 	e.t.Helper()
-	cmd := exec.Command(strataBin, args...)
+	return e.runLimited(stdin, 5*time.Minute, args...)
+}
+
+// runLimited runs strata with a time limit, killing it (and failing the
+// test) when it is exceeded, and fails the test on a crash.
+func (e *env) runLimited(stdin []byte, timeout time.Duration, args ...string) result {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, strataBin, args...)
 	cmd.Env = append(os.Environ(), "STRATA_ROOT="+e.root)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.WaitDelay = time.Second
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		e.t.Fatalf("strata %s: still running after %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), timeout, out.String(), errb.String())
+	}
 	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
 		e.t.Fatalf("run strata %v: %v", args, err)
