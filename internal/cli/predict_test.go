@@ -12,11 +12,8 @@ import (
 	"testing"
 
 	"github.com/strata-ml/strata/internal/model"
+	"github.com/strata-ml/strata/internal/model/modeltest"
 )
-
-// fixtures is where internal/model keeps its test models and their
-// predictions by scikit-learn.
-const fixtures = "../model/testdata"
 
 // golden is a fixture model's rows and scikit-learn's predictions of them.
 type golden struct {
@@ -26,18 +23,9 @@ type golden struct {
 	proba   [][]float64
 }
 
-func hexFloat(t *testing.T, s string) float64 {
-	t.Helper()
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
 func loadGolden(t *testing.T, name string) golden {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixtures, "golden", name+".json"))
+	b, err := os.ReadFile(modeltest.GoldenPath(name))
 	if err != nil {
 		t.Skipf("no fixture: %v", err)
 	}
@@ -51,24 +39,10 @@ func loadGolden(t *testing.T, name string) golden {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		t.Fatal(err)
 	}
-	var g golden
-	for _, r := range raw.Rows {
-		row := make([]float64, len(r))
-		for i, s := range r {
-			row[i] = hexFloat(t, s)
-		}
-		g.rows = append(g.rows, row)
-	}
-	// Then rows[0] once per edge, with feature f set to the edge value
-	// (make_fixtures.py's with_edges).
-	for _, e := range raw.Edges {
-		row := append([]float64(nil), g.rows[0]...)
-		row[int(e[0].(float64))] = hexFloat(t, e[1].(string))
-		g.rows = append(g.rows, row)
-	}
+	g := golden{rows: modeltest.Rows(t, raw.Rows, raw.Edges)}
 	for _, p := range raw.Predict {
 		if s, ok := p.(string); ok && strings.HasPrefix(strings.TrimPrefix(s, "-"), "0x") {
-			p = hexFloat(t, s)
+			p = modeltest.Float(t, s)
 		}
 		g.predict = append(g.predict, p)
 	}
@@ -76,21 +50,14 @@ func loadGolden(t *testing.T, name string) golden {
 	for _, r := range raw.Proba {
 		row := make([]float64, len(r))
 		for i, s := range r {
-			row[i] = hexFloat(t, s)
+			row[i] = modeltest.Float(t, s)
 		}
 		g.proba = append(g.proba, row)
 	}
 	return g
 }
 
-func modelPath(t *testing.T, file string) string {
-	t.Helper()
-	p := filepath.Join(fixtures, "models", file)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("no fixture: %v", err)
-	}
-	return p
-}
+func modelPath(t *testing.T, file string) string { return modeltest.ModelPath(t, file) }
 
 // run runs strata with args and stdin, and returns its exit status, stdout
 // and stderr.

@@ -6,9 +6,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/strata-ml/strata/internal/model/modeltest"
 )
 
 // golden is one testdata/golden/*.json file written by make_fixtures.py.
@@ -50,43 +51,15 @@ func loadGoldens(t testing.TB) []*golden {
 	return out
 }
 
-func hexFloat(t testing.TB, s string) float64 {
-	t.Helper()
-	switch s {
-	case "nan":
-		return math.NaN()
-	case "inf":
-		return math.Inf(1)
-	case "-inf":
-		return math.Inf(-1)
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		t.Fatalf("bad float %q: %v", s, err)
-	}
-	return f
-}
+func hexFloat(t testing.TB, s string) float64 { return modeltest.Float(t, s) }
 
 // rows returns the ordinary rows followed by the threshold-edge rows.
 func (g *golden) rows(t testing.TB) [][]float64 {
-	var rows [][]float64
-	for _, r := range g.Rows {
-		row := make([]float64, len(r))
-		for j, s := range r {
-			row[j] = hexFloat(t, s)
-		}
-		rows = append(rows, row)
+	edges := make([][]any, len(g.Edges))
+	for i, e := range g.Edges {
+		edges[i] = e[:]
 	}
-	for _, e := range g.Edges {
-		f, err := e[0].(json.Number).Int64()
-		if err != nil {
-			t.Fatal(err)
-		}
-		row := append([]float64(nil), rows[0]...)
-		row[f] = hexFloat(t, e[1].(string))
-		rows = append(rows, row)
-	}
-	return rows
+	return modeltest.Rows(t, g.Rows, edges)
 }
 
 // label decodes a golden class label: int, string, bool or {"f": hex}.

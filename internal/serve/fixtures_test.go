@@ -5,26 +5,20 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/strata-ml/strata/internal/model"
+	"github.com/strata-ml/strata/internal/model/modeltest"
 )
 
 // These tests serve the real fixtures of internal/model and compare the
 // answers with scikit-learn's predictions, recorded in its golden files.
 
-const fixtures = "../model/testdata"
-
 func loadFixture(t testing.TB, file string) model.Model {
 	t.Helper()
-	path := filepath.Join(fixtures, "models", file)
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("no fixture: %v", err)
-	}
-	m, err := model.Load(path)
+	m, err := model.Load(modeltest.ModelPath(t, file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,20 +33,11 @@ type goldenFile struct {
 	Proba   [][]string `json:"predict_proba"`
 }
 
-func parseHex(t *testing.T, s string) float64 {
-	t.Helper()
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
 // goldenRows returns a fixture's rows (with make_fixtures.py's edge rows)
 // and the golden file.
 func goldenRows(t *testing.T, name string) ([][]float64, goldenFile) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixtures, "golden", name+".json"))
+	b, err := os.ReadFile(modeltest.GoldenPath(name))
 	if err != nil {
 		t.Skipf("no fixture: %v", err)
 	}
@@ -60,19 +45,7 @@ func goldenRows(t *testing.T, name string) ([][]float64, goldenFile) {
 	if err := json.Unmarshal(b, &g); err != nil {
 		t.Fatal(err)
 	}
-	var rows [][]float64
-	for _, r := range g.Rows {
-		row := make([]float64, len(r))
-		for i, s := range r {
-			row[i] = parseHex(t, s)
-		}
-		rows = append(rows, row)
-	}
-	for _, e := range g.Edges {
-		row := append([]float64(nil), rows[0]...)
-		row[int(e[0].(float64))] = parseHex(t, e[1].(string))
-		rows = append(rows, row)
-	}
+	rows := modeltest.Rows(t, g.Rows, g.Edges)
 	return rows, g
 }
 
@@ -119,8 +92,8 @@ func TestFixturesMatchSklearn(t *testing.T) {
 				raw := string(got.Prediction[i])
 				if s, ok := want.(string); ok && strings.Contains(s, "0x") {
 					// A regressor: the float must round-trip exactly.
-					if v, err := strconv.ParseFloat(raw, 64); err != nil || v != parseHex(t, s) {
-						t.Fatalf("row %d: got %s, want %v", i, raw, parseHex(t, s))
+					if v, err := strconv.ParseFloat(raw, 64); err != nil || v != modeltest.Float(t, s) {
+						t.Fatalf("row %d: got %s, want %v", i, raw, modeltest.Float(t, s))
 					}
 					continue
 				}
@@ -154,7 +127,7 @@ func TestFixturesMatchSklearn(t *testing.T) {
 			}
 			for i, row := range g.Proba {
 				for j, h := range row {
-					got, want := pr.Probabilities[i][j], parseHex(t, h)
+					got, want := pr.Probabilities[i][j], modeltest.Float(t, h)
 					if got != direct[i][j] {
 						t.Fatalf("proba[%d][%d] = %v, the model says %v", i, j, got, direct[i][j])
 					}
