@@ -123,7 +123,7 @@ func (s *Store) Prune(ctx context.Context) (Removal, error) {
 // collect deletes every blob nothing references; the caller holds the
 // store exclusively. With ingest it also clears abandoned writes.
 func (s *Store) collect(ctx context.Context, ingest bool) ([]v1.Hash, int64, error) {
-	live, err := s.live(ctx)
+	live, err := s.live(ctx, false)
 	if err != nil {
 		return nil, 0, fmt.Errorf("find blobs in use: %w", err)
 	}
@@ -163,7 +163,7 @@ func (s *Store) Live(ctx context.Context) (map[v1.Hash]bool, error) { return s.l
 
 // live is the set of blobs that images and registered roots need; with
 // namedOnly, dangling images do not count.
-func (s *Store) live(ctx context.Context, namedOnly ...bool) (map[v1.Hash]bool, error) {
+func (s *Store) live(ctx context.Context, namedOnly bool) (map[v1.Hash]bool, error) {
 	recs, err := s.index.Records(ctx)
 	if err != nil {
 		return nil, err
@@ -171,7 +171,7 @@ func (s *Store) live(ctx context.Context, namedOnly ...bool) (map[v1.Hash]bool, 
 	live := map[v1.Hash]bool{}
 	var roots []v1.Descriptor
 	for _, r := range recs {
-		if r.Name == "" && len(namedOnly) > 0 && namedOnly[0] {
+		if r.Name == "" && namedOnly {
 			continue
 		}
 		roots = append(roots, r.Target)
