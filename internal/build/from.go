@@ -58,18 +58,13 @@ func (s *layersSource) match(src string) ([]string, error) {
 // (not each file) for the cache.
 func (s *layersSource) entries(src, dest string, destIsDir bool, files map[string]string) ([]entry, error) {
 	files["--from="+s.from+":"+src] = s.key
-	return []entry{{path: src, typ: typeDeferred, link: dest, mode: boolMode(destIsDir)}}, nil
+	return []entry{{deferred: &deferredCopy{src: src, dest: dest, destIsDir: destIsDir}}}, nil
 }
 
-// typeDeferred marks an entry to be resolved from a stage when the step
-// runs: path is the source, link the destination.
-const typeDeferred byte = 0xff
-
-func boolMode(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
+// deferredCopy is a COPY --from source resolved only when the step runs.
+type deferredCopy struct {
+	src, dest string
+	destIsDir bool
 }
 
 // resolveDeferred replaces deferred entries with the files they name.
@@ -80,7 +75,7 @@ func (b *builder) resolveDeferred(ctx context.Context, src source, entries []ent
 	}
 	var out []entry
 	for _, e := range entries {
-		if e.typ != typeDeferred {
+		if e.deferred == nil {
 			out = append(out, e)
 			continue
 		}
@@ -89,7 +84,7 @@ func (b *builder) resolveDeferred(ctx context.Context, src source, entries []ent
 				return nil, err
 			}
 		}
-		got, err := ls.resolve(e.path, e.link, e.mode == 1)
+		got, err := ls.resolve(e.deferred.src, e.deferred.dest, e.deferred.destIsDir)
 		if err != nil {
 			return nil, err
 		}

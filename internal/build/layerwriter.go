@@ -31,6 +31,9 @@ type entry struct {
 	open     func() (io.ReadCloser, error)
 	// sizeFunc, if set, gives the size when the step runs (downloads).
 	sizeFunc func() (int64, error)
+	// deferred, if set, stands for files of another stage, listed when
+	// the step runs (COPY --from).
+	deferred *deferredCopy
 }
 
 // writeLayer writes entries as one layer, reproducibly: parent directories
