@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	_ "github.com/strata-ml/strata/internal/prefault"
 	"os"
 	"os/signal"
 	"syscall"

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/strata-ml/strata/internal/model"
+	_ "github.com/strata-ml/strata/internal/prefault"
 )
 
 func main() {
