@@ -111,6 +111,16 @@ func TestBuildCacheExplains(t *testing.T) {
 		t.Fatalf("touch rebuilt something:\n%s", out)
 	}
 
+	// --no-cache rebuilds every step into the same image (its COPY steps
+	// read each file once, digesting it for the key while writing the
+	// layer), and the keys it records serve the next build.
+	if id, out := e.build("--no-cache", "-t", "app", dir); id != id1 || !strings.Contains(out, "rebuilt: --no-cache") {
+		t.Fatalf("--no-cache build gave %s, want %s:\n%s", id, id1, out)
+	}
+	if id, out := e.build("-t", "app", dir); id != id1 || strings.Contains(out, "rebuilt:") {
+		t.Fatalf("build after --no-cache missed the cache:\n%s", out)
+	}
+
 	// A code change rebuilds from COPY . . with the reason, not before.
 	os.WriteFile(filepath.Join(dir, "app.py"), []byte("print('v2')\n"), 0o644)
 	id3, out := e.build("-t", "app", dir)

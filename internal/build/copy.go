@@ -47,8 +47,11 @@ func (b *builder) prepareAdd(ctx context.Context, st *state, c *instructions.Add
 }
 
 // prepareCopySpec resolves sources to files, digests them for the cache
-// key, and returns the step that writes them as a layer.
+// key, and returns the step that writes them as a layer. When the step
+// must run whatever its key (--no-cache, or a rebuilt parent), the context
+// files are digested while the layer reads them, and the key is made after.
 func (b *builder) prepareCopySpec(ctx context.Context, st *state, spec copySpec, ex *execution) (*execution, error) {
+	ex.keyAfterRun = b.opts.NoCache || st.rebuilt > 0
 	uid, gid, err := parseChown(spec.chown)
 	byName := errors.Is(err, errChownNames)
 	if err != nil && !byName {
@@ -76,7 +79,7 @@ func (b *builder) prepareCopySpec(ctx context.Context, st *state, spec copySpec,
 		src = contextSource{b.opts.Context}
 	}
 	var entries []entry
-	files := map[string]string{}
+	files := &keyFiles{m: map[string]string{}, afterRun: ex.keyAfterRun}
 	for _, s := range spec.sources {
 		if spec.isAdd && isURL(s) {
 			e, err := b.addURL(ctx, s, spec.checksum, dest, destIsDir)
@@ -84,7 +87,7 @@ func (b *builder) prepareCopySpec(ctx context.Context, st *state, spec copySpec,
 				return nil, err
 			}
 			entries = append(entries, e)
-			files[s] = spec.checksum
+			files.m[s] = spec.checksum
 			continue
 		}
 		if strings.ContainsAny(s, "*?[") {
@@ -94,7 +97,7 @@ func (b *builder) prepareCopySpec(ctx context.Context, st *state, spec copySpec,
 		if err != nil {
 			return nil, err
 		}
-		if cs, ok := src.(contextSource); ok {
+		if cs, ok := src.(contextSource); ok && !ex.keyAfterRun {
 			// Hash the files on every core before they are listed one by one.
 			var all []*buildctx.File
 			for _, m := range matches {
@@ -127,9 +130,9 @@ func (b *builder) prepareCopySpec(ctx context.Context, st *state, spec copySpec,
 		}
 		entries = append(entries, entry{path: strings.TrimPrefix(path.Clean(target), "/"), typ: tar.TypeReg, mode: 0o644, size: int64(len(data)),
 			open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }})
-		files["<<"+sc.Path] = fmt.Sprintf("%x", data)
+		files.m["<<"+sc.Path] = fmt.Sprintf("%x", data)
 	}
-	ex.inputs.Files = files
+	ex.inputs.Files = files.m
 	ex.inputs.Extra = []string{"chown=" + spec.chown, "chmod=" + spec.chmod}
 	ex.run = func(ctx context.Context, rec *cache.Record) error {
 		entries, err := b.resolveDeferred(ctx, src, entries)
@@ -154,10 +157,55 @@ func (b *builder) prepareCopySpec(ctx context.Context, st *state, spec copySpec,
 		if err != nil {
 			return err
 		}
+		if err := files.digestLate(); err != nil {
+			return err
+		}
 		rec.Layer, rec.DiffID = &desc, &diffID
 		return nil
 	}
 	return ex, nil
+}
+
+// keyFiles collects what a COPY reads, for its cache key: source path ->
+// digest and mode. With afterRun, context files are digested while the
+// layer reads them, and their entries are filled in by digestLate.
+type keyFiles struct {
+	m        map[string]string
+	afterRun bool
+	late     []lateDigest
+}
+
+// lateDigest is a context file whose key entry waits for the layer.
+type lateDigest struct {
+	f    *buildctx.File
+	mode int64
+}
+
+// add records a file or link's digest and mode, now or (afterRun) later.
+func (k *keyFiles) add(f *buildctx.File, mode int64) error {
+	if k.afterRun {
+		k.late = append(k.late, lateDigest{f, mode})
+		return nil
+	}
+	d, err := f.Digest()
+	if err != nil {
+		return err
+	}
+	k.m[f.Path] = fmt.Sprintf("%s %o", d, mode)
+	return nil
+}
+
+// digestLate fills in the entries add left for later: the layer has read
+// the files by now, so their digests are known without reading them again.
+func (k *keyFiles) digestLate() error {
+	late := k.late
+	k.late, k.afterRun = nil, false
+	for _, l := range late {
+		if err := k.add(l.f, l.mode); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // source is where COPY reads from: the build context or another stage.
@@ -166,7 +214,7 @@ type source interface {
 	match(src string) ([]string, error)
 	// entries lists the layer entries for one matched path copied to dest,
 	// and records each file's digest in files.
-	entries(p, dest string, destIsDir bool, files map[string]string) ([]entry, error)
+	entries(p, dest string, destIsDir bool, files *keyFiles) ([]entry, error)
 }
 
 type contextSource struct{ c *buildctx.Context }
@@ -178,7 +226,7 @@ func (s contextSource) match(src string) ([]string, error) {
 	return s.c.Match(src)
 }
 
-func (s contextSource) entries(p, dest string, destIsDir bool, files map[string]string) ([]entry, error) {
+func (s contextSource) entries(p, dest string, destIsDir bool, files *keyFiles) ([]entry, error) {
 	var out []entry
 	root, isFile := s.c.Lookup(p)
 	if p != "." && isFile && !root.Mode.IsDir() {
@@ -219,7 +267,7 @@ func (s contextSource) entries(p, dest string, destIsDir bool, files map[string]
 
 // fileEntry makes the layer entry for one context file and records its
 // digest and mode for the cache key.
-func fileEntry(f *buildctx.File, target string, files map[string]string) (entry, error) {
+func fileEntry(f *buildctx.File, target string, files *keyFiles) (entry, error) {
 	e := entry{path: strings.TrimPrefix(path.Clean(target), "/"), mode: int64(f.Mode.Perm())}
 	if f.Mode&fs.ModeSetuid != 0 {
 		e.mode |= 0o4000
@@ -233,7 +281,7 @@ func fileEntry(f *buildctx.File, target string, files map[string]string) (entry,
 	switch {
 	case f.Mode.IsDir():
 		e.typ = tar.TypeDir
-		files[f.Path] = fmt.Sprintf("dir %o", e.mode)
+		files.m[f.Path] = fmt.Sprintf("dir %o", e.mode)
 		return e, nil
 	case f.Mode&fs.ModeSymlink != 0:
 		e.typ, e.link = tar.TypeSymlink, f.Link
@@ -243,12 +291,7 @@ func fileEntry(f *buildctx.File, target string, files map[string]string) (entry,
 	default:
 		return e, fmt.Errorf("%s: cannot copy a %s", f.Path, f.Mode.Type())
 	}
-	d, err := f.Digest()
-	if err != nil {
-		return e, err
-	}
-	files[f.Path] = fmt.Sprintf("%s %o", d, e.mode)
-	return e, nil
+	return e, files.add(f, e.mode)
 }
 
 // errChownNames says --chown names a user or group: it is resolved against

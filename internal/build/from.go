@@ -56,8 +56,8 @@ func (s *layersSource) match(src string) ([]string, error) {
 
 // entries lists what one source path copies, recording the source's key
 // (not each file) for the cache.
-func (s *layersSource) entries(src, dest string, destIsDir bool, files map[string]string) ([]entry, error) {
-	files["--from="+s.from+":"+src] = s.key
+func (s *layersSource) entries(src, dest string, destIsDir bool, files *keyFiles) ([]entry, error) {
+	files.m["--from="+s.from+":"+src] = s.key
 	return []entry{{deferred: &deferredCopy{src: src, dest: dest, destIsDir: destIsDir}}}, nil
 }
 

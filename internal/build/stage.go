@@ -167,9 +167,14 @@ func (b *builder) runStep(ctx context.Context, ds *dockerfile.Stage, index int, 
 	}
 	in := ex.inputs
 	in.Parent = st.key
-	key := in.Key()
 	stepID := cache.StepID(b.opts.Context.Dir, b.opts.DockerfilePath, ds.Index, index)
-	rec, hit := b.cache.Get(ctx, key)
+	var key cache.Key
+	var rec *cache.Record
+	var hit bool
+	if !ex.keyAfterRun {
+		key = in.Key()
+		rec, hit = b.cache.Get(ctx, key)
+	}
 	if hit && !b.opts.NoCache {
 		b.apply(st, ex, rec)
 		st.key = key
@@ -194,6 +199,10 @@ func (b *builder) runStep(ctx context.Context, ds *dockerfile.Stage, index int, 
 			b.opts.Progress(Event{Step: step, Total: b.total, Stage: st.name, Instruction: ex.instruction, Status: "error", Error: err.Error()})
 			return b.errAt(cmd.Location(), err)
 		}
+	}
+	if ex.keyAfterRun {
+		key = in.Key()
+		rec.Key = key
 	}
 	if err := b.cache.Put(rec); err != nil {
 		return fmt.Errorf("record build cache: %w", err)
@@ -236,6 +245,9 @@ type execution struct {
 	run func(ctx context.Context, rec *cache.Record) error
 	// noHistory: the step leaves no history entry (ARG).
 	noHistory bool
+	// keyAfterRun: the step runs whatever its key, and run completes its
+	// inputs (file digests computed on the way), so the key is made after.
+	keyAfterRun bool
 }
 
 func cloneConfig(c v1.ConfigFile) v1.ConfigFile {

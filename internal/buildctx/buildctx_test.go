@@ -1,6 +1,9 @@
 package buildctx
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,5 +104,44 @@ func TestDigestsInParallelMatchOneByOne(t *testing.T) {
 		if got != want {
 			t.Fatalf("%s: parallel digest %q, one by one %q", f.Path, got, want)
 		}
+	}
+}
+
+// Reading a file through Open to its end gives Digest its answer: the file
+// is not read again (here it is gone by then), and the digest is the one a
+// fresh read makes.
+func TestOpenDigestsOnTheWay(t *testing.T) {
+	dir := tree(t, "model.bin", "other.bin")
+	c, err := Walk(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := c.Lookup("model.bin")
+	rc, err := f.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	os.Remove(filepath.Join(dir, "model.bin"))
+	got, err := f.Digest()
+	if err != nil {
+		t.Fatalf("Digest read the file again: %v", err)
+	}
+	sum := sha256.Sum256([]byte("model.bin"))
+	if want := "sha256:" + hex.EncodeToString(sum[:]); got != want {
+		t.Fatalf("digest %s, want %s", got, want)
+	}
+
+	// A partial read leaves Digest to read the file itself.
+	g, _ := c.Lookup("other.bin")
+	rc, _ = g.Open()
+	rc.Read(make([]byte, 2))
+	rc.Close()
+	sum = sha256.Sum256([]byte("other.bin"))
+	if got, err := g.Digest(); err != nil || got != "sha256:"+hex.EncodeToString(sum[:]) {
+		t.Fatalf("digest after a partial read: %s, %v", got, err)
 	}
 }
