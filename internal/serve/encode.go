@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+
+	"github.com/valyala/fasthttp"
 )
 
 // This file writes JSON responses by appending to pooled byte slices: the
@@ -122,26 +124,24 @@ func appendFloats(b []byte, fs []float64) []byte {
 }
 
 // writeBytes sends a JSON body.
-func writeBytes(w http.ResponseWriter, code int, body []byte) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(code)
-	_, _ = w.Write(body) // the client went away: nothing to do
+func writeBytes(ctx *fasthttp.RequestCtx, code int, body []byte) {
+	ctx.SetStatusCode(code)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(body)
 }
 
 // writeJSON sends v as JSON.
-func writeJSON(w http.ResponseWriter, code int, v any) {
+func writeJSON(ctx *fasthttp.RequestCtx, code int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, fmt.Errorf("encoding the response: %w", err))
+		writeError(ctx, http.StatusInternalServerError, fmt.Errorf("encoding the response: %w", err))
 		return
 	}
-	writeBytes(w, code, append(body, '\n'))
+	writeBytes(ctx, code, append(body, '\n'))
 }
 
 // writeError sends {"error": "..."}.
-func writeError(w http.ResponseWriter, code int, err error) {
+func writeError(ctx *fasthttp.RequestCtx, code int, err error) {
 	b := append(appendString([]byte(`{"error":`), err.Error()), "}\n"...)
-	writeBytes(w, code, b)
+	writeBytes(ctx, code, b)
 }

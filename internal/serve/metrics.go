@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
 
 	"github.com/strata-ml/strata/internal/model"
 )
@@ -77,31 +78,6 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
-// recorder captures the status and size of a response.
-type recorder struct {
-	http.ResponseWriter
-	code  int
-	bytes int64
-	wrote bool
-}
-
-func (r *recorder) WriteHeader(code int) {
-	if !r.wrote {
-		r.code, r.wrote = code, true
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	r.wrote = true
-	n, err := r.ResponseWriter.Write(b)
-	r.bytes += int64(n)
-	return n, err
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
 // codes are the label values of the common status codes, precomputed.
 var codes = func() map[int]string {
 	m := map[int]string{}
@@ -118,36 +94,37 @@ func codeLabel(c int) string {
 	return strconv.Itoa(c)
 }
 
-// instrument counts, times and logs the requests h serves for endpoint, and
-// turns a panic in h into a 500.
-func (s *Server) instrument(endpoint string, h http.Handler) http.Handler {
-	lat := s.metrics.latency.WithLabelValues(endpoint)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		s.metrics.inflight.Inc()
-		rec := &recorder{ResponseWriter: w, code: http.StatusOK}
-		defer func() {
-			p := recover()
-			if p == http.ErrAbortHandler {
-				panic(p)
-			}
-			if p != nil && !rec.wrote {
-				writeError(rec, http.StatusInternalServerError, fmt.Errorf("internal error: %v", p))
-			}
-			d := time.Since(start)
-			s.metrics.inflight.Dec()
-			lat.Observe(d.Seconds())
-			code := codeLabel(rec.code)
-			s.metrics.requests.WithLabelValues(endpoint, code).Inc()
-			if rec.code >= 400 {
-				s.metrics.errors.WithLabelValues(endpoint, code).Inc()
-			}
-			if s.o.accessLog != nil {
-				s.logAccess(r, rec, start, d)
-			}
-		}()
-		h.ServeHTTP(rec, r)
-	})
+// serveEndpoint serves a request with e: it checks the method, turns a
+// panic into a 500, and counts, times and logs the request.
+func (s *Server) serveEndpoint(e *endpoint, ctx *fasthttp.RequestCtx) {
+	start := time.Now()
+	s.metrics.inflight.Inc()
+	defer func() {
+		if p := recover(); p != nil {
+			// Nothing was sent yet: fasthttp writes the response after
+			// the handler returns.
+			ctx.Response.Reset()
+			writeError(ctx, http.StatusInternalServerError, fmt.Errorf("internal error: %v", p))
+		}
+		d := time.Since(start)
+		s.metrics.inflight.Dec()
+		e.latency.Observe(d.Seconds())
+		status := ctx.Response.StatusCode()
+		code := codeLabel(status)
+		s.metrics.requests.WithLabelValues(e.pattern, code).Inc()
+		if status >= 400 {
+			s.metrics.errors.WithLabelValues(e.pattern, code).Inc()
+		}
+		if s.o.accessLog != nil {
+			s.logAccess(ctx, start, d)
+		}
+	}()
+	if !e.allows(ctx.Method()) {
+		ctx.Response.Header.Set("Allow", e.allow)
+		writeError(ctx, http.StatusMethodNotAllowed, fmt.Errorf("method %s is not allowed on %s: use %s", ctx.Method(), ctx.Path(), e.allow))
+		return
+	}
+	e.h(ctx)
 }
 
 // accessEntry is one line of the access log.
@@ -162,15 +139,15 @@ type accessEntry struct {
 }
 
 // logAccess writes one JSON line to the access log.
-func (s *Server) logAccess(r *http.Request, rec *recorder, start time.Time, d time.Duration) {
+func (s *Server) logAccess(ctx *fasthttp.RequestCtx, start time.Time, d time.Duration) {
 	line, err := json.Marshal(accessEntry{
 		Time:     start.UTC().Format(time.RFC3339Nano),
-		Method:   r.Method,
-		Path:     r.URL.Path,
-		Status:   rec.code,
+		Method:   string(ctx.Method()),
+		Path:     string(ctx.Path()),
+		Status:   ctx.Response.StatusCode(),
 		Duration: float64(d.Microseconds()) / 1000,
-		Bytes:    rec.bytes,
-		Remote:   r.RemoteAddr,
+		Bytes:    int64(len(ctx.Response.Body())),
+		Remote:   ctx.RemoteAddr().String(),
 	})
 	if err != nil {
 		return // cannot happen: every field marshals

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+
+	"github.com/valyala/fasthttp"
 )
 
 // This file serves GET /openapi.json, an OpenAPI 3 description of the
@@ -114,10 +116,10 @@ const openAPISpec = `{
 }`
 
 // handleOpenAPI is GET /openapi.json.
-func (s *Server) handleOpenAPI(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) handleOpenAPI(ctx *fasthttp.RequestCtx) {
 	var doc map[string]any
 	if err := json.Unmarshal([]byte(openAPISpec), &doc); err != nil {
-		writeError(w, http.StatusInternalServerError, fmt.Errorf("the built-in OpenAPI document is invalid: %w", err))
+		writeError(ctx, http.StatusInternalServerError, fmt.Errorf("the built-in OpenAPI document is invalid: %w", err))
 		return
 	}
 	info := doc["info"].(map[string]any)
@@ -127,5 +129,5 @@ func (s *Server) handleOpenAPI(w http.ResponseWriter, _ *http.Request) {
 		desc = fmt.Sprintf("Serves the model %q: %s, %d features.", s.o.name, st.info.Estimator, st.nf)
 	}
 	info["description"] = desc
-	writeJSON(w, http.StatusOK, doc)
+	writeJSON(ctx, http.StatusOK, doc)
 }

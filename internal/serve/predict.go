@@ -3,9 +3,10 @@ package serve
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
+
+	"github.com/valyala/fasthttp"
 )
 
 // This file serves the API of the Flask tutorial, unchanged:
@@ -28,87 +29,61 @@ func (e *modelError) Unwrap() error { return e.err }
 
 // fail answers err with its status: 400 for bad input, 413 for a body too
 // large, 500 otherwise.
-func fail(w http.ResponseWriter, err error) {
+func fail(ctx *fasthttp.RequestCtx, err error) {
 	var (
 		in  *inputError
 		big *tooLargeError
 	)
 	switch {
 	case errors.As(err, &in):
-		writeError(w, http.StatusBadRequest, err)
+		writeError(ctx, http.StatusBadRequest, err)
 	case errors.As(err, &big):
-		writeError(w, http.StatusRequestEntityTooLarge, err)
+		writeError(ctx, http.StatusRequestEntityTooLarge, err)
 	default:
-		writeError(w, http.StatusInternalServerError, err)
+		writeError(ctx, http.StatusInternalServerError, err)
 	}
 }
 
 var floatPool = sync.Pool{New: func() any { f := make([]float64, 0, 256); return &f }}
 
-// readBody reads the request body into a pooled buffer, up to the limit.
-// The caller puts the buffer back with putBuf.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (*[]byte, error) {
-	limit := s.o.maxBody
-	if r.ContentLength > limit {
-		return nil, &tooLargeError{limit}
+// body returns the request body. The server reads no more than the limit
+// (its MaxRequestBodySize); the check here holds for a Handler run by a
+// fasthttp.Server of the caller's.
+func (s *Server) body(ctx *fasthttp.RequestCtx) ([]byte, error) {
+	b := ctx.PostBody()
+	if int64(len(b)) > s.o.maxBody {
+		return nil, &tooLargeError{s.o.maxBody}
 	}
-	buf := getBuf()
-	b := *buf
-	if n := r.ContentLength; n > 0 && int64(cap(b)) < n+1 {
-		b = make([]byte, 0, n+1) // +1 to see EOF without growing
-	}
-	body := http.MaxBytesReader(w, r.Body, limit)
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := body.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			*buf = b
-			putBuf(buf)
-			var mb *http.MaxBytesError
-			if errors.As(err, &mb) {
-				return nil, &tooLargeError{limit}
-			}
-			return nil, badInput("reading the request body: %v", err)
-		}
-	}
-	*buf = b
-	return buf, nil
+	return b, nil
 }
 
 // loaded returns the model being served, or answers 503 and returns nil.
-func (s *Server) loaded(w http.ResponseWriter) *state {
+func (s *Server) loaded(ctx *fasthttp.RequestCtx) *state {
 	st := s.state.Load()
 	if st.model == nil {
-		writeError(w, http.StatusServiceUnavailable, fmt.Errorf("no model is loaded yet: %w", st.err))
+		writeError(ctx, http.StatusServiceUnavailable, fmt.Errorf("no model is loaded yet: %w", st.err))
 		return nil
 	}
 	return st
 }
 
-// decodeRows reads and decodes a /predict body. The caller puts back both
-// pooled buffers.
-func (s *Server) decodeRows(w http.ResponseWriter, r *http.Request, st *state) (features, *[]byte, *[]float64, error) {
-	body, err := s.readBody(w, r)
+// decodeRows reads and decodes a /predict body. The caller puts back the
+// pooled floats.
+func (s *Server) decodeRows(ctx *fasthttp.RequestCtx, st *state) (features, *[]float64, error) {
+	body, err := s.body(ctx)
 	if err != nil {
-		return features{}, nil, nil, err
+		return features{}, nil, err
 	}
 	fp := floatPool.Get().(*[]float64)
-	f, err := decodeFeatures(*body, st.nf, st.info.AllowsNaN, *fp)
+	f, err := decodeFeatures(body, st.nf, st.info.AllowsNaN, *fp)
 	if f.flat != nil {
 		*fp = f.flat
 	}
 	if err != nil {
-		putBuf(body)
 		putFloats(fp)
-		return features{}, nil, nil, err
+		return features{}, nil, err
 	}
-	return f, body, fp, nil
+	return f, fp, nil
 }
 
 func putFloats(f *[]float64) {
@@ -120,21 +95,20 @@ func putFloats(f *[]float64) {
 }
 
 // handlePredict is POST /predict.
-func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
-	st := s.loaded(w)
+func (s *Server) handlePredict(ctx *fasthttp.RequestCtx) {
+	st := s.loaded(ctx)
 	if st == nil {
 		return
 	}
-	f, body, fp, err := s.decodeRows(w, r, st)
+	f, fp, err := s.decodeRows(ctx, st)
 	if err != nil {
-		fail(w, err)
+		fail(ctx, err)
 		return
 	}
-	defer putBuf(body)
 	defer putFloats(fp)
 	pred, err := safePredict(st.model, f.rows)
 	if err != nil {
-		fail(w, fmt.Errorf("predicting %d rows: %w", len(f.rows), err))
+		fail(ctx, fmt.Errorf("predicting %d rows: %w", len(f.rows), err))
 		return
 	}
 	s.metrics.rows.WithLabelValues("/predict").Add(float64(len(f.rows)))
@@ -144,29 +118,28 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	b = appendLabels(b, pred)
 	b = append(b, "}\n"...)
 	*out = b
-	writeBytes(w, http.StatusOK, b)
+	writeBytes(ctx, http.StatusOK, b)
 }
 
 // handlePredictProba is POST /predict_proba.
-func (s *Server) handlePredictProba(w http.ResponseWriter, r *http.Request) {
-	st := s.loaded(w)
+func (s *Server) handlePredictProba(ctx *fasthttp.RequestCtx) {
+	st := s.loaded(ctx)
 	if st == nil {
 		return
 	}
 	if st.clf == nil {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("%s is not a classifier: it has no class probabilities; use /predict", st.info.Estimator))
+		writeError(ctx, http.StatusBadRequest, fmt.Errorf("%s is not a classifier: it has no class probabilities; use /predict", st.info.Estimator))
 		return
 	}
-	f, body, fp, err := s.decodeRows(w, r, st)
+	f, fp, err := s.decodeRows(ctx, st)
 	if err != nil {
-		fail(w, err)
+		fail(ctx, err)
 		return
 	}
-	defer putBuf(body)
 	defer putFloats(fp)
 	proba, err := safeProba(st.clf, f.rows)
 	if err != nil {
-		fail(w, fmt.Errorf("predicting probabilities of %d rows: %w", len(f.rows), err))
+		fail(ctx, fmt.Errorf("predicting probabilities of %d rows: %w", len(f.rows), err))
 		return
 	}
 	s.metrics.rows.WithLabelValues("/predict_proba").Add(float64(len(f.rows)))
@@ -183,31 +156,31 @@ func (s *Server) handlePredictProba(w http.ResponseWriter, r *http.Request) {
 	b = appendLabels(b, st.classes)
 	b = append(b, "}\n"...)
 	*out = b
-	writeBytes(w, http.StatusOK, b)
+	writeBytes(ctx, http.StatusOK, b)
 }
 
 // handleLive is GET /healthz: the process is up.
-func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/v2/health/live" {
-		writeBytes(w, http.StatusOK, []byte(`{"live":true}`+"\n"))
+func (s *Server) handleLive(ctx *fasthttp.RequestCtx) {
+	if string(ctx.Path()) == "/v2/health/live" {
+		writeBytes(ctx, http.StatusOK, []byte(`{"live":true}`+"\n"))
 		return
 	}
-	writeBytes(w, http.StatusOK, []byte(`{"status":"ok"}`+"\n"))
+	writeBytes(ctx, http.StatusOK, []byte(`{"status":"ok"}`+"\n"))
 }
 
 // handleReady is GET /readyz: the model is loaded and passed its
 // self-check, and the server is not shutting down.
-func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleReady(ctx *fasthttp.RequestCtx) {
 	err := s.Ready()
-	v2 := r.URL.Path == "/v2/health/ready"
+	v2 := string(ctx.Path()) == "/v2/health/ready"
 	switch {
 	case err == nil && v2:
-		writeBytes(w, http.StatusOK, []byte(`{"ready":true}`+"\n"))
+		writeBytes(ctx, http.StatusOK, []byte(`{"ready":true}`+"\n"))
 	case err == nil:
-		writeBytes(w, http.StatusOK, append(appendString([]byte(`{"status":"ready","model":`), s.o.name), "}\n"...))
+		writeBytes(ctx, http.StatusOK, append(appendString([]byte(`{"status":"ready","model":`), s.o.name), "}\n"...))
 	case v2:
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "error": err.Error()})
+		writeJSON(ctx, http.StatusServiceUnavailable, map[string]any{"ready": false, "error": err.Error()})
 	default:
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "error": err.Error()})
+		writeJSON(ctx, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "error": err.Error()})
 	}
 }

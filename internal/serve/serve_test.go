@@ -4,23 +4,32 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/valyala/fasthttp"
 )
 
-// do sends a request to h and returns the status and body.
-func do(t *testing.T, h http.Handler, method, path, body string) (int, string) {
+// do sends a request to s's handler and returns the status and body.
+func do(t *testing.T, s *Server, method, path, body string) (int, string) {
 	t.Helper()
-	rec := send(h, httptest.NewRequest(method, path, strings.NewReader(body)))
-	return rec.Code, rec.Body.String()
+	ctx := request(s, method, path, body)
+	return ctx.Response.StatusCode(), string(ctx.Response.Body())
 }
 
-func send(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, r)
-	return rec
+// request runs one request through s's handler, as its server would, and
+// returns the request's context, response included.
+func request(s *Server, method, path, body string) *fasthttp.RequestCtx {
+	var req fasthttp.Request
+	req.Header.SetMethod(method)
+	req.SetRequestURI(path)
+	req.SetBodyString(body)
+	ctx := &fasthttp.RequestCtx{}
+	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1234}, nil)
+	s.Handler(ctx)
+	return ctx
 }
 
 // errorOf decodes {"error": "..."}, failing the test for any other body.
@@ -179,11 +188,19 @@ func TestBodyTooLarge(t *testing.T) {
 	if code != 413 || !strings.Contains(errorOf(t, body), "larger than the limit of 64 bytes") {
 		t.Fatalf("got %d %q", code, body)
 	}
-	// Without a Content-Length, the limit applies while reading.
-	r := httptest.NewRequest("POST", "/predict", io.MultiReader(strings.NewReader(big)))
-	r.ContentLength = -1
-	if rec := send(s, r); rec.Code != 413 {
-		t.Fatalf("chunked: got %d %q", rec.Code, rec.Body)
+	// Over TCP the server stops reading at the limit, with a Content-Length
+	// or without (chunked).
+	url := "http://" + serveOn(t, s) + "/predict"
+	for name, body := range map[string]io.Reader{"sized": strings.NewReader(big), "chunked": io.MultiReader(strings.NewReader(big))} {
+		resp, err := http.Post(url, "application/json", body)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 413 || !strings.Contains(errorOf(t, string(b)), "larger than the limit of 64 bytes") {
+			t.Fatalf("%s: got %d %q", name, resp.StatusCode, b)
+		}
 	}
 	// At the limit is fine.
 	ok := `{"features": [1, 2, 3, 4]}`
@@ -205,12 +222,12 @@ func TestMethodNotAllowed(t *testing.T) {
 		{"DELETE", "/v2/models/model", "GET, HEAD"},
 		{"GET", "/v2/models/model/infer", "POST"},
 	} {
-		rec := send(s, httptest.NewRequest(tc.method, tc.path, nil))
-		if rec.Code != 405 || rec.Header().Get("Allow") != tc.allow {
-			t.Errorf("%s %s: got %d, Allow %q", tc.method, tc.path, rec.Code, rec.Header().Get("Allow"))
+		ctx := request(s, tc.method, tc.path, "")
+		if code, allow := ctx.Response.StatusCode(), string(ctx.Response.Header.Peek("Allow")); code != 405 || allow != tc.allow {
+			t.Errorf("%s %s: got %d, Allow %q", tc.method, tc.path, code, allow)
 			continue
 		}
-		if msg := errorOf(t, rec.Body.String()); !strings.Contains(msg, "method "+tc.method+" is not allowed") {
+		if msg := errorOf(t, string(ctx.Response.Body())); !strings.Contains(msg, "method "+tc.method+" is not allowed") {
 			t.Errorf("%s %s: %q", tc.method, tc.path, msg)
 		}
 	}

@@ -211,7 +211,7 @@ func serveOn(t *testing.T, s *Server) string {
 
 func TestSlowClientsAreCutOff(t *testing.T) {
 	s := New(iris())
-	s.o.timeouts = timeouts{readHeader: 20 * time.Millisecond, read: 50 * time.Millisecond, write: time.Second, idle: time.Second}
+	s.o.timeouts = timeouts{read: 50 * time.Millisecond, write: time.Second, idle: time.Second}
 	addr := serveOn(t, s)
 	for name, partial := range map[string]string{
 		"headers": "POST /predict HTTP/1.1\r\nHost: x\r\n",

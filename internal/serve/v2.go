@@ -7,6 +7,8 @@ import (
 	"math"
 	"net/http"
 	"strings"
+
+	"github.com/valyala/fasthttp"
 )
 
 // This file serves the Open Inference Protocol, version 2, the REST API of
@@ -45,8 +47,8 @@ type v2Response struct {
 }
 
 // handleV2Server is GET /v2: server metadata.
-func (s *Server) handleV2Server(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
+func (s *Server) handleV2Server(ctx *fasthttp.RequestCtx) {
+	writeJSON(ctx, http.StatusOK, map[string]any{
 		"name":       "strata",
 		"version":    s.o.version,
 		"extensions": []string{},
@@ -55,12 +57,12 @@ func (s *Server) handleV2Server(w http.ResponseWriter, _ *http.Request) {
 
 // v2Model checks the model name in the path: it answers 404 for a model
 // this server does not serve, 503 while none is loaded.
-func (s *Server) v2Model(w http.ResponseWriter, r *http.Request) *state {
-	if name := r.PathValue("name"); name != s.o.name {
-		writeError(w, http.StatusNotFound, fmt.Errorf("unknown model %q: this server serves %q", name, s.o.name))
+func (s *Server) v2Model(ctx *fasthttp.RequestCtx) *state {
+	if name := modelName(ctx); name != s.o.name {
+		writeError(ctx, http.StatusNotFound, fmt.Errorf("unknown model %q: this server serves %q", name, s.o.name))
 		return nil
 	}
-	return s.loaded(w)
+	return s.loaded(ctx)
 }
 
 // labelDatatype is the tensor datatype of the model's predictions.
@@ -81,8 +83,8 @@ func labelDatatype(st *state) string {
 }
 
 // handleV2Model is GET /v2/models/NAME: model metadata.
-func (s *Server) handleV2Model(w http.ResponseWriter, r *http.Request) {
-	st := s.v2Model(w, r)
+func (s *Server) handleV2Model(ctx *fasthttp.RequestCtx) {
+	st := s.v2Model(ctx)
 	if st == nil {
 		return
 	}
@@ -104,7 +106,7 @@ func (s *Server) handleV2Model(w http.ResponseWriter, r *http.Request) {
 	if st.clf != nil {
 		params["classes"] = st.classes
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	writeJSON(ctx, http.StatusOK, map[string]any{
 		"name":       s.o.name,
 		"versions":   []string{},
 		"platform":   "sklearn",
@@ -115,16 +117,16 @@ func (s *Server) handleV2Model(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleV2ModelReady is GET /v2/models/NAME/ready.
-func (s *Server) handleV2ModelReady(w http.ResponseWriter, r *http.Request) {
-	if name := r.PathValue("name"); name != s.o.name {
-		writeError(w, http.StatusNotFound, fmt.Errorf("unknown model %q: this server serves %q", name, s.o.name))
+func (s *Server) handleV2ModelReady(ctx *fasthttp.RequestCtx) {
+	if name := modelName(ctx); name != s.o.name {
+		writeError(ctx, http.StatusNotFound, fmt.Errorf("unknown model %q: this server serves %q", name, s.o.name))
 		return
 	}
 	if err := s.Ready(); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"name": s.o.name, "ready": false, "error": err.Error()})
+		writeJSON(ctx, http.StatusServiceUnavailable, map[string]any{"name": s.o.name, "ready": false, "error": err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"name": s.o.name, "ready": true})
+	writeJSON(ctx, http.StatusOK, map[string]any{"name": s.o.name, "ready": true})
 }
 
 // tensorTypes are the input datatypes accepted, and whether each holds
@@ -137,23 +139,22 @@ var tensorTypes = map[string]bool{
 }
 
 // handleV2Infer is POST /v2/models/NAME/infer.
-func (s *Server) handleV2Infer(w http.ResponseWriter, r *http.Request) {
-	st := s.v2Model(w, r)
+func (s *Server) handleV2Infer(ctx *fasthttp.RequestCtx) {
+	st := s.v2Model(ctx)
 	if st == nil {
 		return
 	}
-	body, err := s.readBody(w, r)
+	body, err := s.body(ctx)
 	if err != nil {
-		fail(w, err)
+		fail(ctx, err)
 		return
 	}
-	defer putBuf(body)
-	resp, err := s.infer(st, *body)
+	resp, err := s.infer(st, body)
 	if err != nil {
-		fail(w, err)
+		fail(ctx, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	writeJSON(ctx, http.StatusOK, resp)
 }
 
 // infer runs an inference request.
