@@ -17,6 +17,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	gzip "github.com/klauspost/pgzip"
 
+	"github.com/strata-ml/strata/internal/asynchash"
 	"github.com/strata-ml/strata/internal/layer"
 )
 
@@ -105,6 +106,10 @@ func (b *builder) writeEntry(ctx context.Context, tw *tar.Writer, e entry, buf [
 // layers still reproduce.
 const smallLayer = 1 << 20
 
+// asyncDiffSize is the layer size from which its diff ID is hashed on a
+// goroutine of its own.
+const asyncDiffSize = 4 << 20
+
 // storeLayer compresses the uncompressed layer tar that write produces,
 // with fixed settings so layers reproduce, into the content store, and
 // returns the blob's descriptor and the layer's diff ID. size is the
@@ -146,7 +151,17 @@ func (b *builder) storeLayer(ctx context.Context, size int64, write func(io.Writ
 		}
 		zw, mt = gz, types.OCILayer
 	}
-	diff := sha256.New()
+	// The diff ID's hash runs beside the compression and the blob's own
+	// digest: on its own goroutine when the layer is large.
+	var diff interface {
+		io.Writer
+		Sum([]byte) []byte
+	} = sha256.New()
+	if size >= asyncDiffSize {
+		a := asynchash.New(sha256.New(), 1<<20, 4)
+		defer a.Close()
+		diff = a
+	}
 	if err := write(io.MultiWriter(zw, diff)); err != nil {
 		zw.Close()
 		return v1.Descriptor{}, v1.Hash{}, err

@@ -24,6 +24,8 @@ import (
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
+
+	"github.com/strata-ml/strata/internal/asynchash"
 )
 
 // File is one file, directory or symbolic link of the context.
@@ -129,8 +131,20 @@ func (f *File) Open() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &digestingReader{fileReader: r, f: f, h: sha256.New()}, nil
+	d := &digestingReader{fileReader: r, f: f}
+	if f.Size >= asyncHashSize {
+		// Hashed on another core: the layer's own digests take this one.
+		d.async = asynchash.New(sha256.New(), 1<<20, 4)
+		d.h = d.async
+	} else {
+		d.h = sha256.New()
+	}
+	return d, nil
 }
+
+// asyncHashSize is the file size from which Open's reader hashes on a
+// goroutine of its own.
+const asyncHashSize = 4 << 20
 
 // fileReader reads a file through a bare descriptor: os.Open would spend
 // three more system calls per file (fstat, and fcntl twice to learn that a
@@ -185,25 +199,40 @@ func (r *fileReader) Close() error {
 // read, makes that the file's digest (unless Digest already ran).
 type digestingReader struct {
 	*fileReader
-	f *File
-	h hash.Hash
-	n int64
+	f     *File
+	h     io.Writer // sha256, or async
+	async *asynchash.Hash
+	n     int64
+	done  bool
 }
 
 func (d *digestingReader) Read(p []byte) (int, error) {
 	n, err := d.fileReader.Read(p)
-	if n > 0 && d.h != nil {
-		d.h.Write(p[:n])
-		d.n += int64(n)
-		if d.n == d.f.Size {
-			sum := "sha256:" + hex.EncodeToString(d.h.Sum(nil))
-			d.f.once.Do(func() { d.f.digest = sum })
+	if n == 0 || d.done {
+		return n, err
+	}
+	k := min(int64(n), d.f.Size-d.n) // past Size (the file grew), the digest is Size bytes'
+	d.h.Write(p[:k])
+	d.n += k
+	if d.n == d.f.Size {
+		d.done = true
+		var sum []byte
+		if d.async != nil {
+			sum = d.async.Sum(nil)
+		} else {
+			sum = d.h.(hash.Hash).Sum(nil)
 		}
-		if d.n >= d.f.Size {
-			d.h = nil // read past Size (the file grew): the digest is Size bytes'
-		}
+		digest := "sha256:" + hex.EncodeToString(sum)
+		d.f.once.Do(func() { d.f.digest = digest })
 	}
 	return n, err
+}
+
+func (d *digestingReader) Close() error {
+	if d.async != nil {
+		d.async.Close()
+	}
+	return d.fileReader.Close()
 }
 
 // Context is a walked, filtered build context.

@@ -1,6 +1,7 @@
 package buildctx
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -133,6 +134,25 @@ func TestOpenDigestsOnTheWay(t *testing.T) {
 	sum := sha256.Sum256([]byte("model.bin"))
 	if want := "sha256:" + hex.EncodeToString(sum[:]); got != want {
 		t.Fatalf("digest %s, want %s", got, want)
+	}
+
+	// A large file is hashed on another goroutine, to the same digest.
+	large := bytes.Repeat([]byte("0123456789abcdef"), (asyncHashSize+3)/16)
+	os.WriteFile(filepath.Join(dir, "large.bin"), large, 0o644)
+	c, err = Walk(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := c.Lookup("large.bin")
+	rc, _ = l.Open()
+	if _, err := io.CopyBuffer(io.Discard, rc, make([]byte, 100_000)); err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	os.Remove(filepath.Join(dir, "large.bin"))
+	sum = sha256.Sum256(large)
+	if got, err := l.Digest(); err != nil || got != "sha256:"+hex.EncodeToString(sum[:]) {
+		t.Fatalf("large file: digest %s, %v", got, err)
 	}
 
 	// A partial read leaves Digest to read the file itself.
