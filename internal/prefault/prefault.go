@@ -53,24 +53,16 @@ func init() {
 	})
 }
 
-// heapWindow narrows the heap mapping [start, end) to the few megabytes
-// around probe that the process is about to use: Go maps its heap in small
-// steps, but a mapping could be larger, and populating all of it would make
-// resident memory that nothing uses.
+// heapWindow is the part of the heap mapping [start, end) to populate:
+// the 2 MiB from the page of probe, a fresh object, up. The Go heap grows
+// from low addresses to high, and a page mapped and never used costs
+// about as much as a fault saved (on these guests every page table write
+// goes through the host): 2 MiB measured faster than 1 or 4 for a no-op
+// `strata build`.
 func heapWindow(start, end, probe uintptr) (uintptr, uintptr) {
-	const window = 4 << 20
-	if end-start <= window {
-		return start, end
-	}
-	lo := probe &^ (window/2 - 1)
-	if lo < start {
-		lo = start
-	}
-	hi := lo + window
-	if hi > end {
-		hi = end
-	}
-	return lo, hi
+	const window = 2 << 20
+	lo := max(probe&^(4<<10-1), start)
+	return lo, min(lo+window, end)
 }
 
 // readMaps returns /proc/self/maps.
