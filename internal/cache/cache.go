@@ -108,7 +108,7 @@ func (c *Cache) recordPath(k Key) string {
 // Get returns the record for k. A record whose layer blob has gone (or is
 // damaged in size) is a miss, never a reuse of missing content.
 func (c *Cache) Get(ctx context.Context, k Key) (*Record, bool) {
-	b, err := os.ReadFile(c.recordPath(k))
+	b, err := content.ReadFile(c.recordPath(k))
 	if err != nil {
 		return nil, false
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -22,7 +21,7 @@ func StepID(contextDir, dockerfile string, stage, step int) string {
 
 // LastInputs returns what the step saw the last time it was built.
 func (c *Cache) LastInputs(stepID string) (*Inputs, bool) {
-	b, err := os.ReadFile(filepath.Join(c.dir, "steps", stepID+".json"))
+	b, err := content.ReadFile(filepath.Join(c.dir, "steps", stepID+".json"))
 	if err != nil {
 		return nil, false
 	}
@@ -40,7 +39,7 @@ func (c *Cache) SaveInputs(stepID string, in Inputs) error {
 		return err
 	}
 	p := filepath.Join(c.dir, "steps", stepID+".json")
-	if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, b) {
+	if old, err := content.ReadFile(p); err == nil && bytes.Equal(old, b) {
 		return nil
 	}
 	return content.ReplaceFile(p, b, 0o644)

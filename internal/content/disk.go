@@ -65,7 +65,7 @@ func (s *Disk) Open(ctx context.Context, d v1.Hash) (io.ReadCloser, error) {
 	if err := checkDigest(d); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(s.Path(d))
+	f, err := OpenFile(s.Path(d))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("blob %s: %w", d, ErrNotFound)
 	}

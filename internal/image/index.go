@@ -67,7 +67,7 @@ func newDiskIndex(dir string) (*diskIndex, error) {
 }
 
 func (ix *diskIndex) Records(ctx context.Context) ([]Record, error) {
-	b, err := os.ReadFile(ix.path)
+	b, err := content.ReadFile(ix.path)
 	if err != nil {
 		return nil, fmt.Errorf("read image index: %w", err)
 	}
