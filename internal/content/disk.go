@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
 )
 
 // Disk is a Store in a directory, laid out as an OCI image layout's blobs:
@@ -194,10 +195,20 @@ func (w *diskWriter) send() error {
 
 func (w *diskWriter) flush() {
 	defer close(w.flushed)
+	var written, started int64
 	for b := range w.full {
 		if _, err := w.f.Write(b); err != nil {
 			w.err = err
 			return
+		}
+		written += int64(len(b))
+		if written-started >= writebackChunk {
+			// Start writing back what is written so far, without waiting
+			// for it: the kernel would otherwise hold a large blob in
+			// dirty pages (up to 10% of memory) until Commit's fsync, and
+			// write it all only then. A hint: errors change nothing.
+			_ = unix.SyncFileRange(int(w.f.Fd()), started, written-started, unix.SYNC_FILE_RANGE_WRITE)
+			started = written
 		}
 		select {
 		case w.free <- b:
@@ -205,6 +216,10 @@ func (w *diskWriter) flush() {
 		}
 	}
 }
+
+// writebackChunk is how much of a blob is written before the flusher asks
+// the kernel to start writing it to the disk.
+const writebackChunk = 16 << 20
 
 // finish writes what is buffered and stops the flusher.
 func (w *diskWriter) finish() error {
