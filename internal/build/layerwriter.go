@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -53,8 +55,19 @@ func (b *builder) writeLayer(ctx context.Context, entries []entry) (v1.Descripto
 	return b.storeLayer(ctx, total, func(w io.Writer) error {
 		tw := tar.NewWriter(w)
 		buf := make([]byte, min(max(total, 32<<10), 1<<20))
+		ahead := readAhead(ctx, entries)
+		defer ahead.stop()
 		for _, e := range entries {
-			if err := b.writeEntry(ctx, tw, e, buf); err != nil {
+			var content *[]byte
+			if ahead != nil && isSmallFile(e) {
+				var err error
+				if content, err = ahead.next(); err != nil {
+					return fmt.Errorf("layer entry %s: %w", e.path, err)
+				}
+			}
+			err := b.writeEntry(ctx, tw, e, buf, content)
+			ahead.release(content)
+			if err != nil {
 				return fmt.Errorf("layer entry %s: %w", e.path, err)
 			}
 		}
@@ -62,7 +75,9 @@ func (b *builder) writeLayer(ctx context.Context, entries []entry) (v1.Descripto
 	})
 }
 
-func (b *builder) writeEntry(ctx context.Context, tw *tar.Writer, e entry, buf []byte) error {
+// writeEntry writes one entry; a regular file's content is read from e,
+// or is content when it was read ahead.
+func (b *builder) writeEntry(ctx context.Context, tw *tar.Writer, e entry, buf []byte, content *[]byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -88,6 +103,10 @@ func (b *builder) writeEntry(ctx context.Context, tw *tar.Writer, e entry, buf [
 	if e.typ != tar.TypeReg {
 		return nil
 	}
+	if content != nil {
+		_, err := tw.Write(*content)
+		return err
+	}
 	rc, err := e.open()
 	if err != nil {
 		return err
@@ -95,9 +114,122 @@ func (b *builder) writeEntry(ctx context.Context, tw *tar.Writer, e entry, buf [
 	defer rc.Close()
 	n, err := io.CopyBuffer(tw, io.LimitReader(rc, e.size), buf)
 	if err == nil && n != e.size {
-		err = fmt.Errorf("changed size while being copied")
+		err = errChangedSize
 	}
 	return err
+}
+
+var errChangedSize = errors.New("changed size while being copied")
+
+// Small files are read ahead of the tar writer on a goroutine of their
+// own: for a context of thousands of them, opening and reading files is
+// most of the work, and this way it overlaps with writing, hashing and
+// compressing the ones before.
+const (
+	smallFile      = 64 << 10 // the largest file read ahead
+	readAheadDepth = 64       // files read ahead at most
+	readAheadMin   = 32       // fewer small files than this are not worth a goroutine
+)
+
+func isSmallFile(e entry) bool {
+	return e.typ == tar.TypeReg && e.open != nil && e.sizeFunc == nil && e.size <= smallFile
+}
+
+// fileReadAhead reads the small files of a layer, in order, on a goroutine;
+// next returns them in the same order. nil (nothing read ahead) when there
+// are too few.
+type fileReadAhead struct {
+	results chan readResult
+	cancel  context.CancelFunc
+	done    chan struct{}
+	pool    sync.Pool
+}
+
+type readResult struct {
+	content *[]byte
+	err     error
+}
+
+func readAhead(ctx context.Context, entries []entry) *fileReadAhead {
+	n := 0
+	for _, e := range entries {
+		if isSmallFile(e) {
+			n++
+		}
+	}
+	if n < readAheadMin {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	r := &fileReadAhead{results: make(chan readResult, readAheadDepth), cancel: cancel, done: make(chan struct{})}
+	r.pool.New = func() any { b := make([]byte, 0, smallFile); return &b }
+	go func() {
+		defer close(r.done)
+		for _, e := range entries {
+			if !isSmallFile(e) {
+				continue
+			}
+			content, err := r.read(e)
+			select {
+			case r.results <- readResult{content, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return r
+}
+
+// read reads all of a small file: exactly its size, as the tar header says.
+func (r *fileReadAhead) read(e entry) (*[]byte, error) {
+	rc, err := e.open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	bp := r.pool.Get().(*[]byte)
+	*bp = (*bp)[:e.size]
+	if _, err := io.ReadFull(rc, *bp); err != nil {
+		r.pool.Put(bp)
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			err = errChangedSize
+		}
+		return nil, err
+	}
+	return bp, nil
+}
+
+// next returns the next small file's content.
+func (r *fileReadAhead) next() (*[]byte, error) {
+	res := <-r.results
+	return res.content, res.err
+}
+
+// release gives a content buffer back for reuse.
+func (r *fileReadAhead) release(content *[]byte) {
+	if r != nil && content != nil {
+		r.pool.Put(content)
+	}
+}
+
+// stop ends the reading goroutine, if it still runs.
+func (r *fileReadAhead) stop() {
+	if r == nil {
+		return
+	}
+	r.cancel()
+	<-r.done
+	for {
+		select {
+		case res := <-r.results:
+			r.release(res.content)
+		default:
+			return
+		}
+	}
 }
 
 // smallLayer is the content size under which a gzip layer is compressed in
