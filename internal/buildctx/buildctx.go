@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -80,43 +81,46 @@ var hashBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return
 // Digests computes the digests of files on every core, so that the calls
 // to Digest that follow return at once. It returns the first error.
 func Digests(files []*File) error {
+	return parallel(len(files), func(i int) error {
+		_, err := files[i].Digest()
+		return err
+	})
+}
+
+// parallel calls fn(0) ... fn(n-1) on every core and returns the first
+// error. Few calls run in turn on the caller's goroutine.
+func parallel(n int, fn func(i int) error) error {
 	workers := runtime.GOMAXPROCS(0)
-	if len(files) < 64 || workers < 2 {
-		for _, f := range files {
-			if _, err := f.Digest(); err != nil {
+	if n < 64 || workers < 2 {
+		for i := range n {
+			if err := fn(i); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	next := make(chan *File)
-	errs := make(chan error, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for f := range next {
-				if _, err := f.Digest(); err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
+	var (
+		next  atomic.Int64
+		first error
+		once  sync.Once
+		wg    sync.WaitGroup
+	)
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					once.Do(func() { first = err })
+					return
 				}
 			}
-		}()
+		})
 	}
-	for _, f := range files {
-		next <- f
-	}
-	close(next)
 	wg.Wait()
-	select {
-	case err := <-errs:
-		return err
-	default:
-		return nil
-	}
+	return first
 }
 
 // Open opens the file's content. A caller that reads all Size bytes of it
@@ -298,6 +302,7 @@ func Walk(dir string, patterns []string) (*Context, error) {
 	}
 	c := &Context{Dir: abs, byPath: map[string]*File{}}
 	parents := map[string]patternmatcher.MatchInfo{}
+	var entries []fs.DirEntry // entries[i] is c.Files[i]'s
 	err = filepath.WalkDir(abs, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -321,28 +326,40 @@ func Walk(dir string, patterns []string) (*Context, error) {
 			}
 			return nil
 		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		f := &File{Path: rel, Mode: fi.Mode(), Size: fi.Size(), abs: p, modTime: fi.ModTime()}
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			f.UID, f.GID = int(st.Uid), int(st.Gid)
-		}
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			if f.Link, err = os.Readlink(p); err != nil {
-				return err
-			}
-		}
+		f := &File{Path: rel, abs: p}
 		c.Files = append(c.Files, f)
 		c.byPath[rel] = f
+		entries = append(entries, d)
 		return nil
 	})
+	if err == nil {
+		// One lstat per file: on every core, since a context of thousands
+		// of files spends most of its walk in them.
+		err = parallel(len(c.Files), func(i int) error { return c.Files[i].stat(entries[i]) })
+	}
 	if err != nil {
 		return nil, fmt.Errorf("walk build context: %w", err)
 	}
 	sort.Slice(c.Files, func(i, j int) bool { return c.Files[i].Path < c.Files[j].Path })
 	return c, nil
+}
+
+// stat fills in what lstat says of the file (and a link's target).
+func (f *File) stat(d fs.DirEntry) error {
+	fi, err := d.Info()
+	if err != nil {
+		return err
+	}
+	f.Mode, f.Size, f.modTime = fi.Mode(), fi.Size(), fi.ModTime()
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		f.UID, f.GID = int(st.Uid), int(st.Gid)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		if f.Link, err = os.Readlink(f.abs); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Lookup finds one path of the context.
