@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian machine for strata's tests and runs every test.
 # Installs (apt-get, only what is missing) the real components the tests
-# use: runc, busybox-static, skopeo, podman, umoci, docker-registry,
+# use: runc, crun, busybox-static, skopeo, podman, umoci, docker-registry,
 # python3-sklearn. Usage: scripts/test.sh [go test flags...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
 
 need=()
-for pkg in runc busybox-static skopeo podman umoci docker-registry python3-sklearn python3-joblib; do
+for pkg in runc crun busybox-static skopeo podman umoci docker-registry python3-sklearn python3-joblib; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -98,6 +98,12 @@ type SpecConfig struct {
 	NoSeccomp bool
 }
 
+// ociVersion is the runtime-spec version strata's specs declare: the
+// oldest that has every field strata sets, rather than the version of the
+// Go package that writes them (1.3.0), which Debian 12's crun (1.8) refuses
+// with "unknown version specified".
+const ociVersion = "1.1.0"
+
 // Spec builds the OCI runtime spec Docker would run a container with:
 // mount, PID, IPC, UTS and (unless host networking) network namespaces,
 // Docker's default capabilities and seccomp profile, no_new_privileges,
@@ -112,7 +118,7 @@ func Spec(c SpecConfig) (*specs.Spec, error) {
 		cwd = "/"
 	}
 	s := &specs.Spec{
-		Version:  specs.Version,
+		Version:  ociVersion,
 		Hostname: c.Hostname,
 		Root:     &specs.Root{Path: c.Root},
 		Process: &specs.Process{
