@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -206,6 +207,51 @@ func TestBuildReproducibleAcrossStores(t *testing.T) {
 	}
 	if ids[0] != ids[1] {
 		t.Fatalf("two fresh stores built different images:\n%s\n%s", ids[0], ids[1])
+	}
+}
+
+// A COPY of many small files and a large one: with --no-cache strata
+// reads each file once (reading small ones ahead, hashing large ones on
+// other goroutines) and makes the cache key after the layer. The layer
+// must hold every byte (umoci unpacks it), the keys must be those a
+// cached build computes, and a fresh store must build the same image.
+func TestBuildManyFilesOneReading(t *testing.T) {
+	files := map[string]string{"Dockerfile": "FROM busybox\nCOPY . /data/\n"}
+	for i := range 100 {
+		files[fmt.Sprintf("src/pkg%d/mod%03d.py", i%7, i)] = strings.Repeat(fmt.Sprintf("line %d\n", i), i*13)
+	}
+	large := make([]byte, 5<<20+3)
+	for i := range large {
+		large[i] = byte(i*7 + i/4096)
+	}
+	files["model.bin"] = string(large)
+	dir := project(t, files)
+
+	e := newEnv(t)
+	e.ok("load", "-i", savedBase(t, busyboxTar(t)))
+	id, out := e.build("--no-cache", "-t", "many", dir)
+	if !strings.Contains(out, "rebuilt: --no-cache") {
+		t.Fatalf("no --no-cache step:\n%s", out)
+	}
+	rootfs := unpack(t, e, "many")
+	for p, want := range files {
+		got, err := os.ReadFile(filepath.Join(rootfs, "data", p))
+		if err != nil {
+			t.Fatalf("%s is not in the image: %v", p, err)
+		}
+		if string(got) != want {
+			t.Fatalf("%s in the image (%d bytes) differs from the context's (%d bytes)", p, len(got), len(want))
+		}
+	}
+	if again, out := e.build("-t", "many", dir); again != id || strings.Contains(out, "rebuilt:") {
+		t.Fatalf("the build after --no-cache missed the cache (%s, %s):\n%s", id, again, out)
+	}
+	// A fresh store hashes the files before the step (its parent is
+	// cached): the same image.
+	e2 := newEnv(t)
+	e2.ok("load", "-i", savedBase(t, busyboxTar(t)))
+	if other, out := e2.build("-t", "many", dir); other != id {
+		t.Fatalf("a fresh store built %s, --no-cache built %s:\n%s", other, id, out)
 	}
 }
 
