@@ -47,11 +47,13 @@ func (b *builder) prepareAdd(ctx context.Context, st *state, c *instructions.Add
 }
 
 // prepareCopySpec resolves sources to files, digests them for the cache
-// key, and returns the step that writes them as a layer. When the step
-// must run whatever its key (--no-cache, or a rebuilt parent), the context
-// files are digested while the layer reads them, and the key is made after.
+// key, and returns the step that writes them as a layer. Under --no-cache
+// the step runs whatever its key, so the context files are digested while
+// the layer reads them, and the key is made after. (A rebuilt parent is no
+// such promise: a parent whose record was lost reruns under the same key,
+// and the step may still hit.)
 func (b *builder) prepareCopySpec(ctx context.Context, st *state, spec copySpec, ex *execution) (*execution, error) {
-	ex.keyAfterRun = b.opts.NoCache || st.rebuilt > 0
+	ex.keyAfterRun = b.opts.NoCache
 	uid, gid, err := parseChown(spec.chown)
 	byName := errors.Is(err, errChownNames)
 	if err != nil && !byName {

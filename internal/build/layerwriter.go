@@ -139,7 +139,8 @@ func isSmallFile(e entry) bool {
 // next returns them in the same order. nil (nothing read ahead) when there
 // are too few.
 type fileReadAhead struct {
-	results chan readResult
+	ctx     context.Context
+	results chan readResult // closed when the goroutine stops
 	cancel  context.CancelFunc
 	done    chan struct{}
 	pool    sync.Pool
@@ -161,10 +162,11 @@ func readAhead(ctx context.Context, entries []entry) *fileReadAhead {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	r := &fileReadAhead{results: make(chan readResult, readAheadDepth), cancel: cancel, done: make(chan struct{})}
+	r := &fileReadAhead{ctx: ctx, results: make(chan readResult, readAheadDepth), cancel: cancel, done: make(chan struct{})}
 	r.pool.New = func() any { b := make([]byte, 0, smallFile); return &b }
 	go func() {
 		defer close(r.done)
+		defer close(r.results)
 		for _, e := range entries {
 			if !isSmallFile(e) {
 				continue
@@ -202,9 +204,16 @@ func (r *fileReadAhead) read(e entry) (*[]byte, error) {
 	return bp, nil
 }
 
-// next returns the next small file's content.
+// next returns the next small file's content. The goroutine stops early
+// only when the build is cancelled, and next then says so.
 func (r *fileReadAhead) next() (*[]byte, error) {
-	res := <-r.results
+	res, ok := <-r.results
+	if !ok {
+		if err := r.ctx.Err(); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("reading ahead stopped")
+	}
 	return res.content, res.err
 }
 
@@ -222,13 +231,8 @@ func (r *fileReadAhead) stop() {
 	}
 	r.cancel()
 	<-r.done
-	for {
-		select {
-		case res := <-r.results:
-			r.release(res.content)
-		default:
-			return
-		}
+	for res := range r.results {
+		r.release(res.content)
 	}
 }
 

@@ -245,8 +245,9 @@ type execution struct {
 	run func(ctx context.Context, rec *cache.Record) error
 	// noHistory: the step leaves no history entry (ARG).
 	noHistory bool
-	// keyAfterRun: the step runs whatever its key, and run completes its
-	// inputs (file digests computed on the way), so the key is made after.
+	// keyAfterRun: the step runs whatever its key (--no-cache), and run
+	// completes its inputs (file digests computed on the way), so the key
+	// is made after.
 	keyAfterRun bool
 }
 

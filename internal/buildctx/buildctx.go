@@ -125,8 +125,8 @@ func parallel(n int, fn func(i int) error) error {
 
 // Open opens the file's content. A caller that reads all Size bytes of it
 // computes its digest on the way: Digest then answers without reading the
-// file again, so a step that must run anyway (--no-cache, or its parent
-// was rebuilt) reads each file once, for the layer and the key together.
+// file again, so a step that must run anyway (--no-cache) reads each file
+// once, for the layer and the key together.
 func (f *File) Open() (io.ReadCloser, error) {
 	if !f.Mode.IsRegular() {
 		return os.Open(f.abs)
@@ -151,9 +151,9 @@ func (f *File) Open() (io.ReadCloser, error) {
 const asyncHashSize = 4 << 20
 
 // fileReader reads a file through a bare descriptor: os.Open would spend
-// three more system calls per file (fstat, and fcntl twice to learn that a
-// regular file cannot be polled), which a context of thousands of small
-// files feels.
+// five more system calls per file (four fcntl and an epoll_ctl, to learn
+// that a regular file cannot be polled), which a context of thousands of
+// small files feels.
 type fileReader struct {
 	fd   int
 	path string
