@@ -81,7 +81,7 @@ func (m *metrics) handler() http.Handler {
 // codes are the label values of the common status codes, precomputed.
 var codes = func() map[int]string {
 	m := map[int]string{}
-	for _, c := range []int{200, 400, 404, 405, 413, 500, 503} {
+	for _, c := range []int{200, 400, 404, 405, 408, 413, 431, 500, 503} {
 		m[c] = strconv.Itoa(c)
 	}
 	return m
@@ -106,18 +106,7 @@ func (s *Server) serveEndpoint(e *endpoint, ctx *fasthttp.RequestCtx) {
 			ctx.Response.Reset()
 			writeError(ctx, http.StatusInternalServerError, fmt.Errorf("internal error: %v", p))
 		}
-		d := time.Since(start)
-		s.metrics.inflight.Dec()
-		e.latency.Observe(d.Seconds())
-		status := ctx.Response.StatusCode()
-		code := codeLabel(status)
-		s.metrics.requests.WithLabelValues(e.pattern, code).Inc()
-		if status >= 400 {
-			s.metrics.errors.WithLabelValues(e.pattern, code).Inc()
-		}
-		if s.o.accessLog != nil {
-			s.logAccess(ctx, start, d)
-		}
+		s.observe(e, ctx, start)
 	}()
 	if !e.allows(ctx.Method()) {
 		ctx.Response.Header.Set("Allow", e.allow)
@@ -125,6 +114,23 @@ func (s *Server) serveEndpoint(e *endpoint, ctx *fasthttp.RequestCtx) {
 		return
 	}
 	e.h(ctx)
+}
+
+// observe counts, times and logs a request answered as endpoint e; the
+// caller counted it in flight at start.
+func (s *Server) observe(e *endpoint, ctx *fasthttp.RequestCtx, start time.Time) {
+	d := time.Since(start)
+	s.metrics.inflight.Dec()
+	e.latency.Observe(d.Seconds())
+	status := ctx.Response.StatusCode()
+	code := codeLabel(status)
+	s.metrics.requests.WithLabelValues(e.pattern, code).Inc()
+	if status >= 400 {
+		s.metrics.errors.WithLabelValues(e.pattern, code).Inc()
+	}
+	if s.o.accessLog != nil {
+		s.logAccess(e, ctx, start, d)
+	}
 }
 
 // accessEntry is one line of the access log.
@@ -138,12 +144,17 @@ type accessEntry struct {
 	Remote   string  `json:"remote"`
 }
 
-// logAccess writes one JSON line to the access log.
-func (s *Server) logAccess(ctx *fasthttp.RequestCtx, start time.Time, d time.Duration) {
+// logAccess writes one JSON line to the access log. A request the server
+// could not read has "-" for its method and path.
+func (s *Server) logAccess(e *endpoint, ctx *fasthttp.RequestCtx, start time.Time, d time.Duration) {
+	method, path := string(ctx.Method()), string(ctx.Path())
+	if e == s.routes.malformed {
+		method, path = "-", "-"
+	}
 	line, err := json.Marshal(accessEntry{
 		Time:     start.UTC().Format(time.RFC3339Nano),
-		Method:   string(ctx.Method()),
-		Path:     string(ctx.Path()),
+		Method:   method,
+		Path:     path,
 		Status:   ctx.Response.StatusCode(),
 		Duration: float64(d.Microseconds()) / 1000,
 		Bytes:    int64(len(ctx.Response.Body())),

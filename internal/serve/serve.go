@@ -54,17 +54,20 @@ type options struct {
 
 // timeouts are the HTTP server's limits on slow clients.
 type timeouts struct {
-	read, write, idle time.Duration
+	readHeader, read, write, idle time.Duration
 }
 
 var defaultTimeouts = timeouts{
-	read:  60 * time.Second,  // a client must send its headers and body (up to the body limit) within this
-	write: 60 * time.Second,  // and take the response within this
-	idle:  120 * time.Second, // keep-alive connections are closed after this
+	readHeader: 5 * time.Second,   // a client must send its request line and headers quickly
+	read:       60 * time.Second,  // and its body (up to the body limit) within this, once the headers are in
+	write:      60 * time.Second,  // and take the response within this
+	idle:       120 * time.Second, // keep-alive connections are closed after this
 }
 
-// maxHeaderBytes bounds a request's line and headers.
-const maxHeaderBytes = 64 << 10
+// maxHeaderBytes bounds a request's line and headers: fasthttp reads them
+// into one buffer of this size, kept for each open connection, so it is
+// what an idle keep-alive connection costs. Larger requests get a 431.
+const maxHeaderBytes = 16 << 10
 
 // WithName sets the model's name in the Open Inference Protocol
 // (/v2/models/NAME) and in metrics. The default is "model".
@@ -249,6 +252,8 @@ type routes struct {
 	exact                     map[string]*endpoint
 	v2model, v2ready, v2infer *endpoint
 	notFound                  *endpoint
+	// malformed labels the requests fasthttp could not read.
+	malformed *endpoint
 }
 
 // newRoutes lists every endpoint with the methods it takes.
@@ -279,6 +284,7 @@ func (s *Server) newRoutes() routes {
 	r.notFound = ep("/", func(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, http.StatusNotFound, fmt.Errorf("no such endpoint: %s (see /openapi.json)", ctx.Path()))
 	})
+	r.malformed = ep("-", nil)
 	return r
 }
 
@@ -340,10 +346,16 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var conns connSet
 	fs := &fasthttp.Server{
-		Handler:            s.Handler,
-		ErrorHandler:       s.handleTransportError,
-		Name:               "strata",
-		ReadTimeout:        s.o.timeouts.read,
+		Handler:      s.Handler,
+		ErrorHandler: s.handleTransportError,
+		Name:         "strata",
+		// ReadTimeout runs from a request's first byte: the headers must
+		// come within readHeader; HeaderReceived then gives the body its
+		// own, longer, limit.
+		ReadTimeout: s.o.timeouts.readHeader,
+		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+			return fasthttp.RequestConfig{ReadTimeout: s.o.timeouts.read}
+		},
 		WriteTimeout:       s.o.timeouts.write,
 		IdleTimeout:        s.o.timeouts.idle,
 		MaxRequestBodySize: int(min(s.o.maxBody, 1<<31-1)),
@@ -374,17 +386,30 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // handleTransportError answers a request fasthttp could not read: a body
-// over the limit (413), a client too slow (408), or a malformed request.
+// over the limit (413), headers over maxHeaderBytes (431), a client too
+// slow (408), or a malformed request (400). It is counted and logged as
+// the endpoint its path names when the headers were read, else as "-".
+// The answers never quote the request back.
 func (s *Server) handleTransportError(ctx *fasthttp.RequestCtx, err error) {
-	var ne net.Error
+	start := time.Now()
+	s.metrics.inflight.Inc()
+	e := s.routes.malformed
+	var (
+		ne    net.Error
+		small *fasthttp.ErrSmallBuffer
+	)
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		e = s.routes.find(ctx.Path())
 		writeError(ctx, http.StatusRequestEntityTooLarge, &tooLargeError{s.o.maxBody})
+	case errors.As(err, &small):
+		writeError(ctx, http.StatusRequestHeaderFieldsTooLarge, fmt.Errorf("the request line and headers are larger than the limit of %d bytes", maxHeaderBytes))
 	case errors.As(err, &ne) && ne.Timeout():
 		writeError(ctx, http.StatusRequestTimeout, errors.New("the request was not received in time"))
 	default:
-		writeError(ctx, http.StatusBadRequest, fmt.Errorf("malformed HTTP request: %v", err))
+		writeError(ctx, http.StatusBadRequest, errors.New("malformed HTTP request"))
 	}
+	s.observe(e, ctx, start)
 }
 
 // connSet is the server's open connections, to close those that outlive
@@ -417,8 +442,8 @@ func (c *connSet) closeAll() {
 }
 
 // quietLogger drops fasthttp's own log lines (a client that went away, a
-// malformed request): clients get their errors, and the access log has
-// every request.
+// malformed request): clients get their errors, and the metrics and the
+// access log count every request, those fasthttp could not read too.
 type quietLogger struct{}
 
 func (quietLogger) Printf(string, ...any) {}

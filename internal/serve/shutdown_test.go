@@ -211,32 +211,110 @@ func serveOn(t *testing.T, s *Server) string {
 
 func TestSlowClientsAreCutOff(t *testing.T) {
 	s := New(iris())
-	s.o.timeouts = timeouts{read: 50 * time.Millisecond, write: time.Second, idle: time.Second}
+	s.o.timeouts = timeouts{readHeader: 100 * time.Millisecond, read: time.Second, write: time.Second, idle: time.Second}
 	addr := serveOn(t, s)
-	for name, partial := range map[string]string{
-		"headers": "POST /predict HTTP/1.1\r\nHost: x\r\n",
-		"body":    "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"features\": [",
+	for _, tc := range []struct {
+		name, partial string
+		// the server must keep the connection at least min, and close it
+		// before max
+		min, max time.Duration
+	}{
+		{"headers", "POST /predict HTTP/1.1\r\nHost: x\r\n", 0, 700 * time.Millisecond},
+		// Once the headers are in, the body has the longer read limit.
+		{"body", "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"features\": [", 300 * time.Millisecond, 5 * time.Second},
 	} {
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := conn.Write([]byte(partial)); err != nil {
+		start := time.Now()
+		if _, err := conn.Write([]byte(tc.partial)); err != nil {
 			t.Fatal(err)
 		}
 		// The server closes the connection (after a 408 or a 400, or
 		// nothing); without the timeouts this read would block forever.
 		_ = conn.SetReadDeadline(time.Now().Add(time.Minute))
 		b, err := io.ReadAll(conn)
+		took := time.Since(start)
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			t.Fatalf("%s: the server kept a slow client's connection open", name)
+			t.Fatalf("%s: the server kept a slow client's connection open", tc.name)
+		}
+		if took < tc.min || took > tc.max {
+			t.Errorf("%s: connection closed after %v, want between %v and %v", tc.name, took, tc.min, tc.max)
 		}
 		if len(b) > 0 && strings.HasPrefix(string(b), "HTTP/1.1 200") {
-			t.Fatalf("%s: a partial request succeeded: %q", name, b)
+			t.Fatalf("%s: a partial request succeeded: %q", tc.name, b)
 		}
 		conn.Close()
 	}
+}
+
+// Requests the HTTP server cannot read get JSON errors that do not quote
+// the request, and are counted and logged like the others.
+func TestTransportErrors(t *testing.T) {
+	var log syncBuffer
+	s := New(iris(), WithMaxBody(64), WithAccessLog(&log))
+	addr := serveOn(t, s)
+	send := func(raw string) string {
+		t.Helper()
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := conn.Write([]byte(raw)); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(conn)
+		return string(b)
+	}
+	secret := strings.Repeat("s3cret", 4000) // 24 KB of header
+	for _, tc := range []struct{ name, raw, status, msg string }{
+		{"body over the limit", "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + strings.Repeat(" ", 100), "413", "larger than the limit of 64 bytes"},
+		{"headers over the limit", "GET /healthz HTTP/1.1\r\nHost: x\r\nCookie: " + secret + "\r\n\r\n", "431", "headers are larger than the limit"},
+		{"not HTTP", "GARBAGE s3cret\r\n\r\n", "400", "malformed HTTP request"},
+	} {
+		resp := send(tc.raw)
+		if !strings.HasPrefix(resp, "HTTP/1.1 "+tc.status) || !strings.Contains(resp, tc.msg) {
+			t.Errorf("%s: got %.200q", tc.name, resp)
+		}
+		if strings.Contains(resp, "s3cret") {
+			t.Errorf("%s: the answer quotes the request: %.200q", tc.name, resp)
+		}
+	}
+	if got := log.String(); strings.Count(got, "\n") != 3 || !strings.Contains(got, `"status":413`) || !strings.Contains(got, `"method":"-","path":"-","status":431`) {
+		t.Errorf("access log, want 3 lines, the 413 and the unreadable requests as -:\n%s", got)
+	}
+	_, body := do(t, s, "GET", "/metrics", "")
+	for _, want := range []string{
+		`strata_http_requests_total{code="413",endpoint="/predict"} 1`,
+		`strata_http_errors_total{code="431",endpoint="-"} 1`,
+		`strata_http_errors_total{code="400",endpoint="-"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // TestConcurrentRequests serves the real model from many goroutines at
