@@ -100,25 +100,15 @@ func (s *Server) handlePredict(ctx *fasthttp.RequestCtx) {
 	if st == nil {
 		return
 	}
-	f, fp, err := s.decodeRows(ctx, st)
-	if err != nil {
-		fail(ctx, err)
-		return
-	}
-	defer putFloats(fp)
-	pred, err := safePredict(st.model, f.rows)
-	if err != nil {
-		fail(ctx, fmt.Errorf("predicting %d rows: %w", len(f.rows), err))
-		return
-	}
-	s.metrics.rows.WithLabelValues("/predict").Add(float64(len(f.rows)))
-	out := getBuf()
-	defer putBuf(out)
-	b := append(*out, `{"prediction":`...)
-	b = appendLabels(b, pred)
-	b = append(b, "}\n"...)
-	*out = b
-	writeBytes(ctx, http.StatusOK, b)
+	s.answerRows(ctx, st, "/predict", func(b []byte, rows [][]float64) ([]byte, error) {
+		pred, err := safePredict(st.model, rows)
+		if err != nil {
+			return nil, fmt.Errorf("predicting %d rows: %w", len(rows), err)
+		}
+		b = append(b, `{"prediction":`...)
+		b = appendLabels(b, pred)
+		return append(b, "}\n"...), nil
+	})
 }
 
 // handlePredictProba is POST /predict_proba.
@@ -131,31 +121,43 @@ func (s *Server) handlePredictProba(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, http.StatusBadRequest, fmt.Errorf("%s is not a classifier: it has no class probabilities; use /predict", st.info.Estimator))
 		return
 	}
+	s.answerRows(ctx, st, "/predict_proba", func(b []byte, rows [][]float64) ([]byte, error) {
+		proba, err := safeProba(st.clf, rows)
+		if err != nil {
+			return nil, fmt.Errorf("predicting probabilities of %d rows: %w", len(rows), err)
+		}
+		b = append(b, `{"probabilities":[`...)
+		for i, p := range proba {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendFloats(b, p)
+		}
+		b = append(b, `],"classes":`...)
+		b = appendLabels(b, st.classes)
+		return append(b, "}\n"...), nil
+	})
+}
+
+// answerRows decodes the rows of a /predict or /predict_proba body and
+// answers with what answer appends to a pooled buffer; an error from
+// answer is the model failing on valid input.
+func (s *Server) answerRows(ctx *fasthttp.RequestCtx, st *state, endpoint string, answer func(b []byte, rows [][]float64) ([]byte, error)) {
 	f, fp, err := s.decodeRows(ctx, st)
 	if err != nil {
 		fail(ctx, err)
 		return
 	}
 	defer putFloats(fp)
-	proba, err := safeProba(st.clf, f.rows)
-	if err != nil {
-		fail(ctx, fmt.Errorf("predicting probabilities of %d rows: %w", len(f.rows), err))
-		return
-	}
-	s.metrics.rows.WithLabelValues("/predict_proba").Add(float64(len(f.rows)))
 	out := getBuf()
 	defer putBuf(out)
-	b := append(*out, `{"probabilities":[`...)
-	for i, p := range proba {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendFloats(b, p)
+	b, err := answer(*out, f.rows)
+	if err != nil {
+		fail(ctx, err)
+		return
 	}
-	b = append(b, `],"classes":`...)
-	b = appendLabels(b, st.classes)
-	b = append(b, "}\n"...)
 	*out = b
+	s.metrics.rows.WithLabelValues(endpoint).Add(float64(len(f.rows)))
 	writeBytes(ctx, http.StatusOK, b)
 }
 
