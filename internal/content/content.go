@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/strata-ml/strata/internal/asynchash"
 )
 
 // ErrNotFound is returned for a digest the store does not hold.
@@ -174,17 +176,25 @@ func (d *digester) digest() v1.Hash {
 }
 
 // verifier is the reader Open returns: it hashes as it reads and turns EOF
-// into a *CorruptError if the bytes do not match.
+// into a *CorruptError if the bytes do not match. Past the first few
+// megabytes it hashes on a goroutine of its own (asynchash), so that
+// unpacking a large layer reads, hashes and extracts on different cores.
 type verifier struct {
-	rc   io.ReadCloser
-	want v1.Hash
-	d    digester
-	err  error
+	rc    io.ReadCloser
+	want  v1.Hash
+	h     hash.Hash
+	async *asynchash.Hash // once size passes asyncVerify
+	size  int64
+	err   error
 }
+
+// asyncVerify is how much of a blob is hashed in the reader's goroutine
+// before the rest is hashed on another.
+const asyncVerify = 4 << 20
 
 // NewVerifier wraps rc so that reading it to the end checks it against want.
 func NewVerifier(rc io.ReadCloser, want v1.Hash) io.ReadCloser {
-	return &verifier{rc: rc, want: want, d: newDigester()}
+	return &verifier{rc: rc, want: want, h: sha256.New()}
 }
 
 func (v *verifier) Read(p []byte) (int, error) {
@@ -192,9 +202,22 @@ func (v *verifier) Read(p []byte) (int, error) {
 		return 0, v.err
 	}
 	n, err := v.rc.Read(p)
-	v.d.add(p[:n])
+	switch {
+	case v.async != nil:
+		v.async.Write(p[:n])
+	case v.size+int64(n) > asyncVerify:
+		v.async = asynchash.New(v.h, 1<<20, 4) // goes on from v.h's state
+		v.async.Write(p[:n])
+	default:
+		v.h.Write(p[:n])
+	}
+	v.size += int64(n)
 	if err == io.EOF {
-		if got := v.d.digest(); got != v.want {
+		sum := v.h.Sum
+		if v.async != nil {
+			sum = v.async.Sum
+		}
+		if got := (v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", sum(nil))}); got != v.want {
 			v.err = &CorruptError{Digest: v.want, Got: got}
 			return n, v.err
 		}
@@ -205,4 +228,9 @@ func (v *verifier) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (v *verifier) Close() error { return v.rc.Close() }
+func (v *verifier) Close() error {
+	if v.async != nil {
+		v.async.Close()
+	}
+	return v.rc.Close()
+}

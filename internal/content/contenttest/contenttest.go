@@ -118,6 +118,22 @@ func Run(t *testing.T, h Harness) {
 		if want := "blob " + info.Digest.String() + " is corrupt"; err.Error() != want {
 			t.Fatalf("error %q, want %q", err, want)
 		}
+		// A large blob is verified too (past its first megabytes the
+		// digest is computed on another goroutine), intact or not.
+		large := bytes.Repeat([]byte("0123456789abcdef"), 6<<20/16)
+		info, err = content.PutBytes(ctx, s, large)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := content.ReadAll(ctx, s, info.Digest); err != nil || !bytes.Equal(got, large) {
+			t.Fatalf("reading an intact large blob: %d bytes, %v", len(got), err)
+		}
+		evil := bytes.Clone(large)
+		evil[len(evil)-1] ^= 1
+		h.Corrupt(t, s, info.Digest, evil)
+		if _, err = content.ReadAll(ctx, s, info.Digest); !errors.As(err, &c) || c.Digest != info.Digest {
+			t.Fatalf("reading a corrupt large blob: %v, want *CorruptError for %s", err, info.Digest)
+		}
 	})
 	t.Run("DeleteAndWalk", func(t *testing.T) {
 		s := h.New(t)
