@@ -27,6 +27,7 @@ import (
 	"github.com/moby/patternmatcher/ignorefile"
 
 	"github.com/strata-ml/strata/internal/asynchash"
+	"github.com/strata-ml/strata/internal/content"
 )
 
 // File is one file, directory or symbolic link of the context.
@@ -53,8 +54,8 @@ func (f *File) Digest() (string, error) {
 	f.once.Do(func() {
 		switch {
 		case f.Mode.IsRegular():
-			var r *fileReader
-			if r, f.err = openFile(f.abs); f.err != nil {
+			var r *os.File
+			if r, f.err = content.OpenFile(f.abs); f.err != nil {
 				return
 			}
 			defer r.Close()
@@ -131,11 +132,13 @@ func (f *File) Open() (io.ReadCloser, error) {
 	if !f.Mode.IsRegular() {
 		return os.Open(f.abs)
 	}
-	r, err := openFile(f.abs)
+	// content.OpenFile: no poller registration, which a context of
+	// thousands of small files would feel.
+	r, err := content.OpenFile(f.abs)
 	if err != nil {
 		return nil, err
 	}
-	d := &digestingReader{fileReader: r, f: f}
+	d := &digestingReader{r: r, f: f}
 	if f.Size >= asyncHashSize {
 		// Hashed on another core: the layer's own digests take this one.
 		d.async = asynchash.New(sha256.New(), 1<<20, 4)
@@ -150,59 +153,10 @@ func (f *File) Open() (io.ReadCloser, error) {
 // goroutine of its own.
 const asyncHashSize = 4 << 20
 
-// fileReader reads a file through a bare descriptor: os.Open would spend
-// five more system calls per file (four fcntl and an epoll_ctl, to learn
-// that a regular file cannot be polled), which a context of thousands of
-// small files feels.
-type fileReader struct {
-	fd   int
-	path string
-}
-
-func openFile(path string) (*fileReader, error) {
-	for {
-		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-		switch err {
-		case nil:
-			return &fileReader{fd: fd, path: path}, nil
-		case syscall.EINTR:
-			continue
-		default:
-			return nil, &fs.PathError{Op: "open", Path: path, Err: err}
-		}
-	}
-}
-
-func (r *fileReader) Read(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	n, err := syscall.Read(r.fd, p)
-	for err == syscall.EINTR {
-		n, err = syscall.Read(r.fd, p)
-	}
-	switch {
-	case err != nil:
-		return 0, &fs.PathError{Op: "read", Path: r.path, Err: err}
-	case n == 0:
-		return 0, io.EOF
-	}
-	return n, nil
-}
-
-func (r *fileReader) Close() error {
-	if r.fd < 0 {
-		return nil
-	}
-	err := syscall.Close(r.fd)
-	r.fd = -1
-	return err
-}
-
 // digestingReader hashes what it reads and, once Size bytes have been
 // read, makes that the file's digest (unless Digest already ran).
 type digestingReader struct {
-	*fileReader
+	r     *os.File // not embedded: its WriteTo would bypass the hash
 	f     *File
 	h     io.Writer // sha256, or async
 	async *asynchash.Hash
@@ -211,7 +165,7 @@ type digestingReader struct {
 }
 
 func (d *digestingReader) Read(p []byte) (int, error) {
-	n, err := d.fileReader.Read(p)
+	n, err := d.r.Read(p)
 	if n == 0 || d.done {
 		return n, err
 	}
@@ -236,7 +190,7 @@ func (d *digestingReader) Close() error {
 	if d.async != nil {
 		d.async.Close()
 	}
-	return d.fileReader.Close()
+	return d.r.Close()
 }
 
 // Context is a walked, filtered build context.
