@@ -5,6 +5,7 @@ import (
 	"net"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ func newServeCmd(o *options) *cobra.Command {
 		maxBody   string
 		accessLog bool
 		grace     time.Duration
+		threads   int
 	)
 	cmd := &cobra.Command{
 		Use:   "serve [OPTIONS] MODEL",
@@ -34,6 +36,12 @@ one row or a batch, and POST /predict_proba), the Open Inference Protocol v2
 of KServe, Triton and MLServer (/v2/models/NAME/infer), the probes /healthz
 and /readyz, Prometheus metrics at /metrics and an OpenAPI document at
 /openapi.json.
+
+By default requests run on as many threads as there are CPUs. Where the
+server shares its CPUs with its clients (a load generator, a proxy or a
+sidecar on the same few cores), --threads 1 often answers more requests, and
+sooner: one thread takes the ready connections in turn, where more would
+wake one another and take CPU time from the clients.
 
 On SIGTERM or SIGINT the server stops accepting connections, lets the
 requests in flight finish (at most --shutdown-timeout) and exits 0.`,
@@ -50,6 +58,12 @@ requests in flight finish (at most --shutdown-timeout) and exits 0.`,
 			}
 			if port < 0 || port > 65535 {
 				return fmt.Errorf("invalid --port %d: it must be between 0 and 65535", port)
+			}
+			if threads < 0 {
+				return fmt.Errorf("invalid --threads %d: it must be 0 (one per CPU) or more", threads)
+			}
+			if threads > 0 {
+				runtime.GOMAXPROCS(threads)
 			}
 			if name == "" {
 				name = modelName(path)
@@ -94,6 +108,7 @@ requests in flight finish (at most --shutdown-timeout) and exits 0.`,
 	f.StringVar(&name, "name", "", "the model's name in /v2/models/NAME (default: the file name without its extension)")
 	f.StringVar(&maxBody, "max-body", "8MiB", "the largest request body accepted (bytes, or with a unit: 512KiB, 8MiB, 1GB)")
 	f.BoolVar(&accessLog, "access-log", false, "write an access log to stdout, one JSON object per request")
+	f.IntVar(&threads, "threads", 0, "how many threads run requests at once (GOMAXPROCS; 0: one per CPU)")
 	f.DurationVar(&grace, "shutdown-timeout", serve.DefaultShutdownTimeout, "how long to wait for requests in flight on SIGTERM")
 	return cmd
 }

@@ -56,16 +56,42 @@ func firstLine(t *testing.T, c <-chan string) string {
 
 func postJSON(t *testing.T, url, body string) (int, string) {
 	t.Helper()
-	resp, err := http.Post(url, "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
+	return readResponse(t)(http.Post(url, "application/json", strings.NewReader(body)))
+}
+
+// metricsText is the body of GET url/metrics.
+func metricsText(t *testing.T, url string) string {
+	t.Helper()
+	_, body := readResponse(t)(http.Get(url + "/metrics"))
+	return body
+}
+
+// readResponse returns a function that reads a whole response, or fails
+// the test: readResponse(t)(http.Get(url)).
+func readResponse(t *testing.T) func(*http.Response, error) (int, string) {
+	return func(resp *http.Response, err error) (int, string) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(b)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
+}
+
+// grepLines is the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
 	}
-	return resp.StatusCode, string(b)
+	return strings.Join(out, "\n")
 }
 
 func get(t *testing.T, url string) int {
@@ -90,7 +116,7 @@ func TestServeBinary(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "serve", "--host", "127.0.0.1", "--port", "0", "--access-log", model)
+	cmd := exec.Command(bin, "serve", "--host", "127.0.0.1", "--port", "0", "--threads", "1", "--access-log", model)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -118,6 +144,9 @@ func TestServeBinary(t *testing.T) {
 		if code := get(t, url+path); code != 200 {
 			t.Fatalf("GET %s: %d", path, code)
 		}
+	}
+	if m := metricsText(t, url); !strings.Contains(m, "\ngo_sched_gomaxprocs_threads 1\n") {
+		t.Fatalf("--threads 1 but /metrics says\n%s", grepLines(m, "gomaxprocs"))
 	}
 	if l := <-logLines; !strings.Contains(l, `"method":"POST","path":"/predict","status":200`) {
 		t.Fatalf("access log line %q", l)
@@ -183,6 +212,7 @@ func TestServeErrors(t *testing.T) {
 		{[]string{"serve", "--max-body", "lots", model}, `invalid --max-body: "lots" is not a size`},
 		{[]string{"serve", "--name", "a/b", model}, `invalid --name "a/b"`},
 		{[]string{"serve", "--port", "70000", model}, "invalid --port 70000"},
+		{[]string{"serve", "--threads", "-1", model}, "invalid --threads -1"},
 		{[]string{"serve", "/nonexistent/model.pkl"}, "loading the model"},
 		{[]string{"serve", junk}, "loading the model: junk.pkl"},
 		{[]string{"serve", "--host", "256.0.0.1", "--port", "0", model}, "listening"},
