@@ -10,19 +10,19 @@ import (
 // attrs reads a decoded estimator's attributes. Its errors start with the
 // attribute name, so that build can prefix the class: "Ridge.coef_: ...".
 type attrs struct {
-	m map[string]any
+	unpickle.Attributes
 }
 
 func newAttrs(o *unpickle.Object) (attrs, error) {
-	m, err := o.Attrs()
+	a, err := o.Attributes()
 	if err != nil {
 		return attrs{}, fmt.Errorf("%s: %w", o.Class, err)
 	}
-	return attrs{m: m}, nil
+	return attrs{a}, nil
 }
 
 func (a attrs) get(name string) (any, error) {
-	v, ok := a.m[name]
+	v, ok := a.Get(name)
 	if !ok {
 		return nil, fmt.Errorf("%s: missing (is the estimator fitted?)", name)
 	}
@@ -30,8 +30,15 @@ func (a attrs) get(name string) (any, error) {
 }
 
 func (a attrs) has(name string) bool {
-	_, ok := a.m[name]
+	_, ok := a.Get(name)
 	return ok
+}
+
+// lookup is the attribute name, nil where it is missing: for the optional
+// ones.
+func (a attrs) lookup(name string) any {
+	v, _ := a.Get(name)
+	return v
 }
 
 // int reads an integer attribute.

@@ -251,9 +251,9 @@ func dummyProba(o *unpickle.Object, a attrs, nClasses int) ([]float64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("DummyClassifier.%w", err)
 	}
-	strategy, _ := a.m["_strategy"].(string)
+	strategy, _ := a.lookup("_strategy").(string)
 	if strategy == "" {
-		strategy, _ = a.m["strategy"].(string)
+		strategy, _ = a.lookup("strategy").(string)
 	}
 	switch strategy {
 	case "prior":

@@ -128,8 +128,8 @@ func buildLogistic(_ *builder, o *unpickle.Object, a attrs) (estimator, error) {
 	if want := len(l.classes); (want == 2 && l.lin.k != 1) || (want > 2 && l.lin.k != want) {
 		return nil, fmt.Errorf("coef_: %d rows for %d classes", l.lin.k, want)
 	}
-	multi, _ := a.m["multi_class"].(string)
-	solver, _ := a.m["solver"].(string)
+	multi, _ := a.lookup("multi_class").(string)
+	solver, _ := a.lookup("solver").(string)
 	switch multi {
 	case "ovr", "warn":
 		l.ovr = true

@@ -164,7 +164,7 @@ func (b *builder) build(v any) (estimator, error) {
 
 // newInfo fills the parts of Info every estimator shares.
 func newInfo(o *unpickle.Object, a attrs) Info {
-	v, _ := a.m["_sklearn_version"].(string)
+	v, _ := a.lookup("_sklearn_version").(string)
 	return Info{Estimator: o.Class.Name, Class: o.Class.String(), SklearnVersion: v}
 }
 

@@ -61,7 +61,7 @@ func (s *standardScaler) transform(rows [][]float64) ([][]float64, error) {
 
 // flag reads a boolean constructor parameter that defaults to true.
 func flag(a attrs, name string) bool {
-	b, ok := a.m[name].(bool)
+	b, ok := a.lookup(name).(bool)
 	return !ok || b
 }
 
@@ -86,16 +86,16 @@ func buildMinMaxScaler(_ *builder, o *unpickle.Object, a attrs) (estimator, erro
 	if m.min, err = a.vector("min_", n); err != nil {
 		return nil, err
 	}
-	if c, ok := a.m["clip"].(bool); ok && c {
+	if c, ok := a.lookup("clip").(bool); ok && c {
 		m.clip = true
-		fr, ok := unpickle.Seq(a.m["feature_range"])
+		fr, ok := unpickle.Seq(a.lookup("feature_range"))
 		if !ok || len(fr) != 2 {
-			return nil, fmt.Errorf("feature_range: %s is not a pair", unpickle.Describe(a.m["feature_range"]))
+			return nil, fmt.Errorf("feature_range: %s is not a pair", unpickle.Describe(a.lookup("feature_range")))
 		}
 		lo, ok1 := unpickle.Float(fr[0])
 		hi, ok2 := unpickle.Float(fr[1])
 		if !ok1 || !ok2 {
-			return nil, fmt.Errorf("feature_range: %s is not a pair of numbers", unpickle.Describe(a.m["feature_range"]))
+			return nil, fmt.Errorf("feature_range: %s is not a pair of numbers", unpickle.Describe(a.lookup("feature_range")))
 		}
 		m.lo, m.hi = lo, hi
 	}

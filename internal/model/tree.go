@@ -290,12 +290,12 @@ func treeAllowsNaN(t *tree, a attrs, v version) bool {
 	if !t.missing {
 		return false
 	}
-	splitter, _ := a.m["splitter"].(string)
-	criterion, _ := a.m["criterion"].(string)
+	splitter, _ := a.lookup("splitter").(string)
+	criterion, _ := a.lookup("criterion").(string)
 	if splitter != "best" && !(splitter == "random" && v.atLeast(1, 6)) {
 		return false
 	}
-	if mc, ok := a.m["monotonic_cst"]; ok && mc != nil {
+	if mc := a.lookup("monotonic_cst"); mc != nil {
 		return false
 	}
 	switch criterion {

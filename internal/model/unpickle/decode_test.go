@@ -168,3 +168,40 @@ func TestXZDictionaryBound(t *testing.T) {
 		t.Fatalf("4 GiB dictionary: %v", err)
 	}
 }
+
+// TestAttributes reads attributes as Python would set them: the state
+// dict over the slots, and a name set twice with its last value.
+func TestAttributes(t *testing.T) {
+	dict, slots := types.NewDict(), types.NewDict()
+	dict.Set("a", int64(1))
+	dict.Set("b", int64(2))
+	dict.Set("a", int64(3))
+	slots.Set("b", int64(20))
+	slots.Set("c", int64(30))
+	o := &Object{Class: &Class{"m", "C"}, State: types.NewTupleFromSlice([]any{dict, slots})}
+	a, err := o.Attributes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]any{"a": int64(3), "b": int64(2), "c": int64(30)} {
+		if v, ok := a.Get(name); !ok || v != want {
+			t.Errorf("Get(%q) = %v, %v; want %v", name, v, ok, want)
+		}
+	}
+	if v, ok := a.Get("d"); ok {
+		t.Errorf("Get(\"d\") = %v, want missing", v)
+	}
+	m, err := o.Attrs()
+	if err != nil || len(m) != 3 || m["a"] != int64(3) || m["b"] != int64(2) || m["c"] != int64(30) {
+		t.Errorf("Attrs() = %v, %v", m, err)
+	}
+
+	bad := types.NewDict()
+	bad.Set(int64(1), "x")
+	if _, err := (&Object{State: bad}).Attributes(); err == nil || !strings.Contains(err.Error(), "attribute name") {
+		t.Errorf("a dict keyed by an int: %v", err)
+	}
+	if _, err := (&Object{State: "x"}).Attributes(); err == nil || !strings.Contains(err.Error(), "is not a dict") {
+		t.Errorf("a string state: %v", err)
+	}
+}

@@ -169,8 +169,21 @@ func (g *guard) need() error {
 		return err
 	}
 	g.checked = end
+	if g.data[g.pos] == opFrame {
+		// A frame only groups opcodes for buffered reading, and gopickle
+		// would copy each one whole into a buffer of its own: hand it the
+		// opcodes inside straight from data instead.
+		g.pos += frameHeader
+	}
 	return nil
 }
+
+// opFrame is the FRAME opcode: its 8-byte length, then that many bytes of
+// opcodes.
+const (
+	opFrame     = 0x95
+	frameHeader = 1 + 8
+)
 
 // scan validates the opcode at p, whose arguments must end by limit, applies
 // it to the shadow stack, and returns the offset after it (after the whole
@@ -470,7 +483,7 @@ func (g *guard) scan(p, limit int, inFrame bool) (int, error) {
 			return fail("protocol %d is newer than 5", g.data[p])
 		}
 		return end, err
-	case 0x95: // FRAME
+	case opFrame:
 		if inFrame {
 			return fail("frame starts inside another frame")
 		}

@@ -7,42 +7,77 @@ import (
 	"github.com/nlpodyssey/gopickle/types"
 )
 
-// Attrs returns an object's attributes: its BUILD state dict (merged with the
-// slot state when BUILD got a (dict, slots) pair), keyed by attribute name.
-func (o *Object) Attrs() (map[string]any, error) {
-	n := 0
-	if d, ok := o.State.(*types.Dict); ok {
-		n = len(*d)
-	}
-	attrs := make(map[string]any, n)
-	state := o.State
-	if t, ok := state.(*types.Tuple); ok && t.Len() == 2 {
-		if err := addAttrs(attrs, t.Get(1)); err != nil {
-			return nil, err
-		}
-		state = t.Get(0)
-	}
-	if err := addAttrs(attrs, state); err != nil {
-		return nil, err
-	}
-	return attrs, nil
+// Attributes is an object's attributes as BUILD set them: its state dict,
+// and the slot state when BUILD got a (dict, slots) pair. It reads them in
+// place: models have a few dozen attributes per estimator, and a forest
+// hundreds of estimators, so a lookup by scanning beats building a map.
+type Attributes struct {
+	dict, slots types.Dict
 }
 
-func addAttrs(attrs map[string]any, state any) error {
+// Attributes checks that o's state is attributes keyed by name and returns
+// them.
+func (o *Object) Attributes() (Attributes, error) {
+	var a Attributes
+	state := o.State
+	if t, ok := state.(*types.Tuple); ok && t.Len() == 2 {
+		slots, err := attrDict(t.Get(1))
+		if err != nil {
+			return Attributes{}, err
+		}
+		a.slots = slots
+		state = t.Get(0)
+	}
+	dict, err := attrDict(state)
+	if err != nil {
+		return Attributes{}, err
+	}
+	a.dict = dict
+	return a, nil
+}
+
+// Get returns the attribute name. As in Python, the state dict wins over
+// the slots, and a name set twice has the value set last.
+func (a Attributes) Get(name string) (any, bool) {
+	for _, d := range [2]types.Dict{a.dict, a.slots} {
+		for i := len(d) - 1; i >= 0; i-- {
+			if d[i].Key == name {
+				return d[i].Value, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// Attrs returns an object's attributes as a map keyed by name.
+func (o *Object) Attrs() (map[string]any, error) {
+	a, err := o.Attributes()
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]any, len(a.dict)+len(a.slots))
+	for _, d := range [2]types.Dict{a.slots, a.dict} {
+		for _, e := range d {
+			m[e.Key.(string)] = e.Value
+		}
+	}
+	return m, nil
+}
+
+// attrDict checks that state is nil or a dict keyed by strings.
+func attrDict(state any) (types.Dict, error) {
 	switch t := state.(type) {
 	case nil:
-		return nil
+		return nil, nil
 	case *types.Dict:
 		for _, e := range *t {
-			k, ok := e.Key.(string)
-			if !ok {
-				return fmt.Errorf("attribute name %s is not a string", describe(e.Key))
+			if _, ok := e.Key.(string); !ok {
+				return nil, fmt.Errorf("attribute name %s is not a string", describe(e.Key))
 			}
-			attrs[k] = e.Value
 		}
-		return nil
+		return *t, nil
 	}
-	return fmt.Errorf("object state %s is not a dict", describe(state))
+	return nil, fmt.Errorf("object state %s is not a dict", describe(state))
 }
 
 // Seq returns the items of a tuple or list.
