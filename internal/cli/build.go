@@ -22,6 +22,7 @@ import (
 	"github.com/strata-ml/strata/internal/layer"
 	"github.com/strata-ml/strata/internal/progress"
 	"github.com/strata-ml/strata/internal/reference"
+	"github.com/strata-ml/strata/internal/snapshot"
 )
 
 type buildOptions struct {
@@ -184,6 +185,9 @@ func runBuild(cmd *cobra.Command, o *options, bo buildOptions, contextArg string
 		Progress: pr.event, Output: pr.output(), Runner: buildRunner(o, s),
 		Pull: pullFunc(bo.pull, s, pr.output()),
 	})
+	if ss, serr := snapshot.Open(s.Root()); serr == nil && ss.Pending() {
+		flushLater(o) // RUN steps unpacked their base layers
+	}
 	if err != nil {
 		return err
 	}

@@ -93,6 +93,7 @@ otherwise), which many strata processes can share at once.`,
 		newCommitCmd(o),
 		newWaitCmd(o),
 		newMonitorCmd(o),
+		newFlushCmd(o),
 		newVersionCmd(o),
 	} {
 		cmd.AddCommand(sub)

@@ -232,7 +232,11 @@ func prepareLowers(ctx context.Context, o *options, s *image.Store, img image.Im
 		return nil, err
 	}
 	defer done()
-	return ss.PrepareLayers(ctx, s.Content(), img.Manifest.Layers, diffIDs)
+	lowers, err := ss.PrepareLayers(ctx, s.Content(), img.Manifest.Layers, diffIDs)
+	if ss.Unpacked() > 0 {
+		flushLater(o)
+	}
+	return lowers, err
 }
 
 func closeListeners(ls []net.Listener) {

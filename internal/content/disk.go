@@ -272,7 +272,7 @@ func (w *diskWriter) Commit(ctx context.Context, expected v1.Hash) (Info, error)
 		os.Remove(w.f.Name())
 		return Info{}, fmt.Errorf("commit blob %s: %w", got, err)
 	}
-	if err := syncDir(filepath.Dir(dst)); err != nil {
+	if err := SyncDir(filepath.Dir(dst)); err != nil {
 		return Info{}, fmt.Errorf("commit blob %s: %w", got, err)
 	}
 	return Info{Digest: got, Size: w.d.size}, nil
@@ -291,8 +291,8 @@ func (w *diskWriter) Close() error {
 	return os.Remove(w.f.Name())
 }
 
-// syncDir fsyncs a directory so renames into it are durable.
-func syncDir(dir string) error {
+// SyncDir fsyncs a directory so renames into it are durable.
+func SyncDir(dir string) error {
 	f, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -342,5 +342,5 @@ func writeFile(path string, data []byte, perm fs.FileMode, durable bool) error {
 	if !durable {
 		return nil
 	}
-	return syncDir(filepath.Dir(path))
+	return SyncDir(filepath.Dir(path))
 }

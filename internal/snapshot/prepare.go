@@ -92,6 +92,9 @@ func (s *Store) ensure(ctx context.Context, cs content.Store, desc v1.Descriptor
 	if s.Exists(chain) {
 		return nil // another process unpacked it while we waited
 	}
+	if err := s.discardStale(chain); err != nil {
+		return fmt.Errorf("unpack layer %s: remove the copy an earlier boot did not flush: %w", desc.Digest, err)
+	}
 	if err := s.removeTemps(chain); err != nil {
 		return fmt.Errorf("unpack layer %s: %w", desc.Digest, err)
 	}
@@ -148,10 +151,17 @@ func (s *Store) unpack(ctx context.Context, cs content.Store, desc v1.Descriptor
 	return nil
 }
 
-// publish makes the complete unpack tmp visible as the snapshot chain:
-// flushed to disk (unless NoSync), then renamed into place.
+// publish makes the complete unpack tmp visible as the snapshot chain.
+// Normally it marks the snapshot pending first and leaves writing it to
+// disk to Flush; without a boot ID it syncs it before the rename.
 func (s *Store) publish(tmp string, chain v1.Hash) error {
-	if !s.NoSync {
+	switch {
+	case s.NoSync:
+	case s.deferSync():
+		if err := s.markPending(chain); err != nil {
+			return err
+		}
+	default:
 		if err := syncfs(tmp); err != nil {
 			return err
 		}
@@ -163,10 +173,10 @@ func (s *Store) publish(tmp string, chain v1.Hash) error {
 		}
 		return err
 	}
-	if s.NoSync {
-		return nil
+	if s.NoSync || s.deferSync() {
+		return nil // the rename needs no flush: a lost rename leaves tmp/ to clean
 	}
-	return syncDir(filepath.Dir(final))
+	return content.SyncDir(filepath.Dir(final))
 }
 
 // removeTemps removes what unpacks of chain killed before they finished
@@ -195,14 +205,4 @@ func syncfs(dir string) error {
 		return fmt.Errorf("syncfs: %w", err)
 	}
 	return nil
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }

@@ -65,6 +65,9 @@ func (s *Store) Prune(ctx context.Context, is *image.Store, keep []v1.Hash) (int
 			errs = append(errs, fmt.Errorf("remove %s: %w", e.Name(), err))
 		}
 	}
+	if err := s.pruneMarks(); err != nil {
+		errs = append(errs, fmt.Errorf("remove pending marks: %w", err))
+	}
 	return freed, errors.Join(errs...)
 }
 
@@ -91,15 +94,26 @@ func liveChains(ctx context.Context, is *image.Store, keep []v1.Hash) (map[v1.Ha
 }
 
 // remove deletes dir, a snapshot (or leftover unpack) of chain, unless an
-// unpack of chain holds its lock; a snapshot is first renamed into tmp/
-// so that it disappears at once. It returns the bytes freed.
-func (s *Store) remove(chain v1.Hash, dir string, rename bool) (int64, error) {
+// unpack of chain holds its lock. It returns the bytes freed.
+func (s *Store) remove(chain v1.Hash, dir string, snapshot bool) (int64, error) {
 	unlock, ok, err := tryLock(s.chainLock(chain))
 	if err != nil || !ok {
 		return 0, err
 	}
 	defer unlock()
-	if rename {
+	n, err := s.removeLocked(chain, dir, snapshot)
+	if err == nil && snapshot {
+		os.Remove(s.chainLock(chain))
+	}
+	return n, err
+}
+
+// removeLocked is remove for a caller that holds chain's lock. A snapshot
+// is first renamed into tmp/, so that it disappears at once, and its
+// pending mark goes last: a mark gone before its snapshot would make a
+// snapshot that lost files in a crash look sound.
+func (s *Store) removeLocked(chain v1.Hash, dir string, snapshot bool) (int64, error) {
+	if snapshot {
 		tmp := filepath.Join(s.dir, "tmp", chain.Hex+"-removing")
 		if err := os.RemoveAll(tmp); err != nil {
 			return 0, err
@@ -113,8 +127,10 @@ func (s *Store) remove(chain v1.Hash, dir string, rename bool) (int64, error) {
 	if err := os.RemoveAll(dir); err != nil {
 		return 0, err
 	}
-	if rename {
-		os.Remove(s.chainLock(chain))
+	if snapshot {
+		if err := os.Remove(s.pendingPath(chain)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return n, err
+		}
 	}
 	return n, nil
 }

@@ -9,10 +9,14 @@
 //	  sha256/CHAINHEX/   one layer's files, whiteouts in overlayfs form
 //	  tmp/CHAINHEX-*     unpacks in progress (and leftovers of killed ones)
 //	  locks/CHAINHEX     flock(2): one process unpacks a layer at a time
+//	  pending/CHAINHEX   the boot that unpacked a snapshot not yet flushed to disk
 //	  gc.lock            shared while preparing, exclusive while pruning
+//	  flush.lock         held by the one Flush running
 //
 // A snapshot is unpacked into tmp/ and renamed into sha256/ when complete,
 // so a process killed mid-unpack never leaves a partial snapshot visible.
+// It is flushed to disk later, by Flush; until then a pending mark tells a
+// later boot not to trust it (see durable.go).
 // Snapshots depend on nothing but their layer: containers keep their own
 // upper directories elsewhere.
 package snapshot
@@ -33,10 +37,13 @@ import (
 // ID, shared by every container and build.
 type Store struct {
 	dir string // root/snapshots
-	// NoSync skips the syncfs(2) before a snapshot becomes visible. An
-	// unpack then costs no disk writes up front and is still safe against
-	// a killed process, but not against a power loss soon after.
+	// NoSync never flushes snapshots to disk, nor marks them pending: an
+	// unpack is still safe against a killed process, but not against a
+	// crash of the machine soon after. For tests.
 	NoSync bool
+	// bootID is this boot's ID; without one, each snapshot is flushed
+	// (syncfs) before it becomes visible.
+	bootID string
 	// unpacks counts the layers this Store unpacked, for tests.
 	unpacks counter
 }
@@ -48,13 +55,16 @@ func Open(root string) (*Store, error) {
 		return nil, fmt.Errorf("open snapshots: the image store has no root directory")
 	}
 	dir := filepath.Join(root, "snapshots")
-	for _, d := range []string{dir, filepath.Join(dir, "sha256"), filepath.Join(dir, "tmp"), filepath.Join(dir, "locks")} {
+	for _, d := range []string{dir, filepath.Join(dir, "sha256"), filepath.Join(dir, "tmp"), filepath.Join(dir, "locks"), filepath.Join(dir, "pending")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("open snapshots: %w", err)
 		}
 	}
-	return &Store{dir: dir}, nil
+	return &Store{dir: dir, bootID: readBootID()}, nil
 }
+
+// Unpacked is how many layers this Store has unpacked.
+func (s *Store) Unpacked() int64 { return s.unpacks.Load() }
 
 // Dir is the directory of the snapshot store (root/snapshots).
 func (s *Store) Dir() string { return s.dir }
@@ -65,10 +75,13 @@ func (s *Store) Path(chain v1.Hash) string {
 	return filepath.Join(s.dir, "sha256", chain.Hex)
 }
 
-// Exists says whether the snapshot for chain is unpacked.
+// Exists says whether the snapshot for chain is unpacked and sound: not
+// unpacked in an earlier boot that may have crashed before flushing it.
 func (s *Store) Exists(chain v1.Hash) bool {
-	_, err := os.Lstat(s.Path(chain))
-	return err == nil
+	if _, err := os.Lstat(s.Path(chain)); err != nil {
+		return false
+	}
+	return !s.stale(chain)
 }
 
 // ChainIDs returns the OCI chain ID of each layer of a stack given its diff
