@@ -7,6 +7,8 @@
 # by side in one run. Run as root. Prints a Markdown section for
 # BENCHMARKS.md.
 # Usage: bench/unpack.sh [SIZE_MB] [RUNS]
+#        ROOTFS_TAR=rootfs.tar bench/unpack.sh - [RUNS]   (a real root file system instead,
+#        e.g. the Debian + Python base bench/build.sh keeps in /var/tmp/strata-bench-base)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -32,7 +34,13 @@ strata="$work/strata"
 # A root filesystem like a Python/ML base image: 60% of the bytes in 40
 # large files (half incompressible, half compressible text), the rest in
 # small files of 1-24 KiB spread over many directories.
+if [ -n "${ROOTFS_TAR:-}" ]; then
+	echo "== using $ROOTFS_TAR" >&2
+	cp "$ROOTFS_TAR" "$work/rootfs.tar"
+	what="the root file system in \`$(basename "$ROOTFS_TAR")\`"
+else
 echo "== making a ${size_mb} MB root filesystem" >&2
+what="a synthetic root filesystem"
 python3 - "$work/rootfs" "$size_mb" <<'PY'
 import os, sys, random
 root, mb = sys.argv[1], int(sys.argv[2])
@@ -72,6 +80,7 @@ os.link(os.path.join(lib, "big00.so"), os.path.join(root, "usr/bin/hardlinked.so
 PY
 tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
 rm -rf "$work/rootfs"
+fi
 bytes=$(stat -c %s "$work/rootfs.tar")
 files=$(tar -tf "$work/rootfs.tar" | wc -l)
 echo "tarball: $bytes bytes, $files entries" >&2
@@ -131,9 +140,11 @@ done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 cat "$work/times" >&2
 
-python3 - "$work" "$bytes" "$files" "$gzip_bytes" "$size_mb" "$runs" "$load_before" "$load_after" <<'PY'
+command="bench/unpack.sh $size_mb $runs"
+[ -z "${ROOTFS_TAR:-}" ] || command="ROOTFS_TAR=$ROOTFS_TAR bench/unpack.sh - $runs"
+python3 - "$work" "$bytes" "$files" "$gzip_bytes" "$command" "$runs" "$load_before" "$load_after" "$what" <<'PY'
 import sys, statistics
-work, size, files, gz, mb, runs, lb, la = sys.argv[1:9]
+work, size, files, gz, command, runs, lb, la, what = sys.argv[1:10]
 size, files, gz = int(size), int(files), int(gz)
 wall, cpu = {}, {}
 for line in open(f"{work}/times"):
@@ -142,8 +153,12 @@ for line in open(f"{work}/times"):
     cpu.setdefault(label, []).append(float(u) + float(s))
 med = lambda d, k: statistics.median(d[k])
 print("## Run: first-run unpack\n")
-print(f"One image, a {size/1e6:.0f} MB root filesystem of {files} entries (60% of the bytes in 40 large files, "
-      f"half incompressible; the rest 1-24 KiB text files; a symlink and a hard link), as one layer: "
+if what.startswith("a synthetic"):
+    what = (f"a {size/1e6:.0f} MB root filesystem of {files} entries (60% of the bytes in 40 large files, "
+            f"half incompressible; the rest 1-24 KiB text files; a symlink and a hard link)")
+else:
+    what = f"{what}, {size/1e6:.0f} MB in {files} entries"
+print(f"One image, {what}, as one layer: "
       f"uncompressed ({size/1e6:.0f} MB, as `strata import` stores it) or gzip ({gz/1e6:.0f} MB, as registries "
       f"serve it). Time from nothing unpacked to a root filesystem ready to mount, after `sync` and with the "
       f"page cache dropped before each run.\n")
@@ -163,5 +178,5 @@ print(f"\nstrata is snapshot Prepare: the blob read and its digest verified, gzi
       f"`strata run` then starts `strata flush-snapshots` in the background, whose `syncfs` puts the files "
       f"on disk: the on-disk column is unpack and flush in one process. umoci unpack also "
       f"writes an mtree manifest of what it unpacked and does not sync. Medians of {runs} interleaved runs; "
-      f"load average {lb} before, {la} after. Command: `bench/unpack.sh {mb} {runs}`.")
+      f"load average {lb} before, {la} after. Command: `{command}`.")
 PY
