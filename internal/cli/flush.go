@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,7 +29,10 @@ func newFlushCmd(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ss, err := snapshot.Open(root)
+			ss, err := snapshot.OpenExisting(root)
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // the store is gone: nothing to flush
+			}
 			if err != nil {
 				return err
 			}

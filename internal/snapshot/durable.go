@@ -12,6 +12,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
 
 	"github.com/strata-ml/strata/internal/content"
 )
@@ -126,9 +127,11 @@ func (s *Store) Pending() bool {
 
 // Flush writes every snapshot unpacked in this boot to disk and removes
 // their pending marks. Marks made while it runs stay for the next Flush.
-// Only one Flush runs at a time (among all processes); others wait.
+// Only one Flush runs at a time (among all processes); others wait. It
+// creates nothing in the store, so that it never races with the removal
+// of a whole store.
 func (s *Store) Flush(ctx context.Context) error {
-	unlock, err := lock(ctx, filepath.Join(s.dir, "flush.lock"), true)
+	unlock, err := lockDir(ctx, s.dir)
 	if err != nil {
 		return fmt.Errorf("flush snapshots: %w", err)
 	}
@@ -159,9 +162,9 @@ func (s *Store) Flush(ctx context.Context) error {
 // not covered). Holding the chain's lock keeps a new mark from landing
 // between the check and the removal; a chain being unpacked is skipped.
 func (s *Store) clear(m mark) error {
-	unlock, ok, err := tryLock(s.chainLock(m.chain))
-	if err != nil || !ok {
-		return err
+	unlock, ok := tryLockExisting(s.chainLock(m.chain))
+	if !ok {
+		return nil
 	}
 	defer unlock()
 	now, err := os.Lstat(s.pendingPath(m.chain))
@@ -208,4 +211,54 @@ func (s *Store) pruneMarks() error {
 		unlock()
 	}
 	return errors.Join(errs...)
+}
+
+// lockDir takes an exclusive flock(2) on the directory dir itself, waiting
+// as long as ctx allows.
+func lockDir(ctx context.Context, dir string) (func(), error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { unix.Close(fd) }, nil
+		}
+		if err != unix.EWOULDBLOCK && err != unix.EINTR {
+			unix.Close(fd)
+			return nil, fmt.Errorf("lock %s: %w", dir, err)
+		}
+		select {
+		case <-ctx.Done():
+			unix.Close(fd)
+			return nil, fmt.Errorf("lock %s: %w", dir, ctx.Err())
+		case <-time.After(lockRetry):
+		}
+	}
+}
+
+// tryLockExisting is tryLock for a lock file that must already exist: it
+// never creates one. ok is false if the file is missing or locked.
+func tryLockExisting(path string) (unlock func(), ok bool) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, false
+	}
+	if unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) != nil {
+		unix.Close(fd)
+		return nil, false
+	}
+	return func() { unix.Close(fd) }, true
+}
+
+// OpenExisting opens the snapshot store of the image store at root if it
+// exists, creating nothing; it fails with an error matching
+// fs.ErrNotExist if it does not.
+func OpenExisting(root string) (*Store, error) {
+	dir := filepath.Join(root, "snapshots")
+	if _, err := os.Stat(filepath.Join(dir, "pending")); err != nil {
+		return nil, fmt.Errorf("open snapshots: %w", err)
+	}
+	return &Store{dir: dir, bootID: readBootID()}, nil
 }

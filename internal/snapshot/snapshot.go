@@ -11,7 +11,8 @@
 //	  locks/CHAINHEX     flock(2): one process unpacks a layer at a time
 //	  pending/CHAINHEX   the boot that unpacked a snapshot not yet flushed to disk
 //	  gc.lock            shared while preparing, exclusive while pruning
-//	  flush.lock         held by the one Flush running
+//
+// The one Flush running holds a flock(2) on snapshots/ itself.
 //
 // A snapshot is unpacked into tmp/ and renamed into sha256/ when complete,
 // so a process killed mid-unpack never leaves a partial snapshot visible.
