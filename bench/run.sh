@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run benchmark: wall time of `strata run --rm IMAGE true` against bare
 # `runc run` on a prepared bundle (the same spec strata generates, on a
-# plain root filesystem directory) and `podman run --rm --network none`
-# (runc as its runtime), side by side in one hyperfine run. Prints a
+# plain root filesystem directory), `podman run --rm --network none`
+# (runc as its runtime) and the floor (a minimal Go program running the
+# same runc command), side by side in one hyperfine run. Prints a
 # Markdown section for BENCHMARKS.md.
 # Usage: bench/run.sh [RUNS [ROUNDS]]   (root; installs runc, podman, hyperfine, busybox-static)
 set -euo pipefail
@@ -71,12 +72,36 @@ export CONTAINERS_CONF="$work/containers.conf"
 "${podman[@]}" import -q "$work/busybox.tar" busybox >/dev/null
 "${podman[@]}" run --rm --network none busybox true
 
+# The floor for any Go program that runs a container with runc: start, run
+# runc on the prepared bundle, wait for it. strata does that plus its own
+# work (image, snapshots, overlay, spec, state, clean-up).
+mkdir -p "$work/floor"
+cat >"$work/floor/main.go" <<'GO'
+package main
+
+import (
+	"os"
+	"os/exec"
+)
+
+func main() {
+	cmd := exec.Command("runc", os.Args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		os.Exit(1)
+	}
+}
+GO
+printf 'module floor\ngo 1.22\n' >"$work/floor/go.mod"
+(cd "$work/floor" && CGO_ENABLED=0 go build -o "$work/floor/floor" .)
+
 # On a shared machine the load drifts: hyperfine runs in rounds, each
 # timing all three commands, and the times of every round are pooled.
 for r in $(seq 1 "$rounds"); do
 	hyperfine -N --warmup 2 --runs "$(( runs / rounds ))" --export-json "$work/run-$r.json" \
 		-n "strata run --rm" "$strata run --rm busybox true" \
 		-n "runc run (bundle)" "runc --root $work/runc-state run --bundle $work/bundle bench" \
+		-n "go floor" "$work/floor/floor --root $work/runc-state run --bundle $work/bundle bench" \
 		-n "podman run --rm" "${podman[*]} run --rm --network none busybox true" >&2
 done
 
@@ -88,6 +113,7 @@ for f in sorted(glob.glob(work + "/run-*.json")):
     for x in json.load(open(f))["results"]:
         times.setdefault(x["command"], []).extend(x["times"])
 s, b, p = times["strata run --rm"], times["runc run (bundle)"], times["podman run --rm"]
+g = times["go floor"]
 mean, med = statistics.mean, statistics.median
 ms = lambda t: "%.1f ms ± %.1f" % (mean(t) * 1e3, statistics.stdev(t) * 1e3)
 md = lambda t: "%.1f ms" % (med(t) * 1e3)
@@ -101,7 +127,12 @@ print("|---|---|---|")
 print("| `strata run --rm busybox true` | %s | %s |" % (ms(s), md(s)))
 print("| `runc run` on a prepared bundle (strata's spec) | %s | %s |" % (ms(b), md(b)))
 print("| `podman run --rm --network none busybox true` (runc) | %s | %s |" % (ms(p), md(p)))
+print("| the floor: a minimal Go program that runs the same `runc run` and waits | %s | %s |" % (ms(g), md(g)))
 print()
 print("strata / bare runc: **%.2fx** (median %.2fx); podman / strata: **%.1fx** (median %.1fx)." % (
     mean(s) / mean(b), med(s) / med(b), mean(p) / mean(s), med(p) / med(s)))
+print()
+print("podman / the floor: %.1fx (median %.1fx): what any Go program over runc could reach here; "
+      "strata adds %.1f ms (median %.1f ms) to the floor." % (
+    mean(p) / mean(g), med(p) / med(g), (mean(s) - mean(g)) * 1e3, (med(s) - med(g)) * 1e3))
 PY

@@ -20,9 +20,10 @@ func TestRunEchoAndExitCodes(t *testing.T) {
 		t.Fatalf("run echo hi printed %q", out)
 	}
 	// The layer unpacked for that first run goes to disk in the background
-	// (strata flush-snapshots), which then clears its pending mark.
+	// (strata flush-snapshots), which then clears its pending mark. (A
+	// kernel with no boot ID gets no marks: the unpack syncs instead.)
 	pending := filepath.Join(e.root, "snapshots", "pending")
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
 		marks, err := os.ReadDir(pending)
 		if err != nil {
 			t.Fatal(err)
@@ -31,11 +32,8 @@ func TestRunEchoAndExitCodes(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("a minute after the first run, %s still holds %d marks", pending, len(marks))
+			t.Fatalf("3 minutes after the first run, %s still holds %d marks", pending, len(marks))
 		}
-	}
-	if _, err := os.Stat("/proc/sys/kernel/random/boot_id"); err != nil {
-		t.Fatalf("no boot ID, so no pending marks to clear: %v", err)
 	}
 	r := e.runT(time.Minute, "run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3")
 	if r.code != 3 || r.stdout != "out\n" || r.stderr != "err\n" {

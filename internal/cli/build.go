@@ -185,7 +185,7 @@ func runBuild(cmd *cobra.Command, o *options, bo buildOptions, contextArg string
 		Progress: pr.event, Output: pr.output(), Runner: buildRunner(o, s),
 		Pull: pullFunc(bo.pull, s, pr.output()),
 	})
-	if ss, serr := snapshot.Open(s.Root()); serr == nil && ss.Pending() {
+	if ss, serr := snapshot.OpenExisting(s.Root()); serr == nil && ss.Pending() {
 		flushLater(o) // RUN steps unpacked their base layers
 	}
 	if err != nil {

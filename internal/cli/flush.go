@@ -49,8 +49,13 @@ func flushLater(o *options) {
 	if err != nil {
 		return
 	}
+	root, err := filepath.Abs(o.root)
+	if err != nil {
+		return
+	}
 	closeOnExec() // it inherits nothing a caller could wait on
-	cmd := exec.Command(self, "--root", o.root, "flush-snapshots")
+	cmd := exec.Command(self, "--root", root, "flush-snapshots")
+	cmd.Dir = "/" // nor the caller's directory, which may be a mount to undo
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Env = os.Environ()
 	if cmd.Start() == nil {

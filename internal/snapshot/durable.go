@@ -64,22 +64,40 @@ func (s *Store) markPending(chain v1.Hash) error {
 	return nil
 }
 
+// errNoBootID is why a pending snapshot cannot be judged: without this
+// boot's ID there is no telling whether it was unpacked before a crash.
+var errNoBootID = errors.New("the kernel gives no boot ID (" + bootIDFile + "), so there is no telling whether it was unpacked before the last reboot")
+
 // stale says whether chain's snapshot was unpacked in another boot and
-// never flushed, so that a crash may have cost it files. A mark that
-// cannot be read counts as stale: unpacking again is always safe.
-func (s *Store) stale(chain v1.Hash) bool {
+// never flushed, so that a crash may have cost it files. Only a mark that
+// names another boot makes it stale; a mark that cannot be read, or a
+// process that cannot read the boot's ID, is an error: a snapshot that
+// may be in use is never thrown away on a guess.
+func (s *Store) stale(chain v1.Hash) (bool, error) {
 	b, err := os.ReadFile(s.pendingPath(chain))
 	if errors.Is(err, fs.ErrNotExist) {
-		return false
+		return false, nil
 	}
-	return err != nil || s.bootID == "" || string(bytes.TrimSpace(b)) != s.bootID
+	if err != nil {
+		return false, fmt.Errorf("read pending mark: %w", err)
+	}
+	if s.bootID == "" {
+		return false, errNoBootID
+	}
+	return string(bytes.TrimSpace(b)) != s.bootID, nil
 }
 
-// discardStale removes a stale snapshot of chain and its mark. The caller
-// holds the chain's lock.
+// discardStale removes chain's snapshot, and then its mark, if it is
+// stale; an error leaves both. The caller holds the chain's lock.
 func (s *Store) discardStale(chain v1.Hash) error {
+	stale, err := s.stale(chain)
+	if err != nil || !stale {
+		return err
+	}
 	if _, err := os.Lstat(s.Path(chain)); err == nil {
 		_, err := s.removeLocked(chain, s.Path(chain), true)
+		return err
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	if err := os.Remove(s.pendingPath(chain)); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -106,7 +124,7 @@ func (s *Store) marks() ([]mark, error) {
 			continue
 		}
 		chain := v1.Hash{Algorithm: "sha256", Hex: e.Name()}
-		if s.stale(chain) {
+		if stale, err := s.stale(chain); err != nil || stale {
 			continue // another boot's: the next Prepare of chain unpacks it again
 		}
 		info, err := os.Lstat(s.pendingPath(chain))
@@ -127,11 +145,20 @@ func (s *Store) Pending() bool {
 
 // Flush writes every snapshot unpacked in this boot to disk and removes
 // their pending marks. Marks made while it runs stay for the next Flush.
-// Only one Flush runs at a time (among all processes); others wait. It
-// creates nothing in the store, so that it never races with the removal
-// of a whole store.
+// Only one Flush runs at a time (among all processes): it holds a
+// flock(2) on snapshots/ itself. It creates nothing in the store, so that
+// it never races with the removal of a whole store.
+//
+// At most one Flush waits while another runs: a Flush that finds one
+// waiting returns at once, since the waiting one lists the marks only
+// once it runs, and so covers this one's.
 func (s *Store) Flush(ctx context.Context) error {
+	unwait, ok := tryLockExisting(s.pendingDir())
+	if !ok {
+		return nil
+	}
 	unlock, err := lockDir(ctx, s.dir)
+	unwait()
 	if err != nil {
 		return fmt.Errorf("flush snapshots: %w", err)
 	}
@@ -238,13 +265,15 @@ func lockDir(ctx context.Context, dir string) (func(), error) {
 	}
 }
 
-// tryLockExisting is tryLock for a lock file that must already exist: it
-// never creates one. ok is false if the file is missing or locked.
+// tryLockExisting is tryLock for a lock file (or directory) that must
+// already exist: it never creates one. ok is false if it is missing or
+// locked.
 func tryLockExisting(path string) (unlock func(), ok bool) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, false
 	}
+	// (O_RDONLY opens directories too; flock works on any descriptor.)
 	if unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) != nil {
 		unix.Close(fd)
 		return nil, false

@@ -1,11 +1,15 @@
 package snapshot
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
 
 	"github.com/strata-ml/strata/internal/image"
 )
@@ -199,4 +203,94 @@ func TestNoBootID(t *testing.T) {
 	if !ss.Exists(chain) || ss.Pending() || pendingMark(t, ss, chain) != "" {
 		t.Fatalf("Exists %v, Pending %v", ss.Exists(chain), ss.Pending())
 	}
+}
+
+// TestUnknownBootKeepsSnapshots: a process that cannot read the boot ID
+// cannot tell a pending snapshot from a stale one; it says so and leaves
+// the snapshot (which a container may be using) alone.
+func TestUnknownBootKeepsSnapshots(t *testing.T) {
+	needRoot(t)
+	is, ss := durableStores(t, "boot-a")
+	l := tarOf(t, file("f", "x"))
+	img := testImage(t, is, "test/unknown-boot:1", "", l)
+	if _, err := ss.Prepare(t.Context(), is, img); err != nil {
+		t.Fatal(err)
+	}
+	chain := ChainIDs([]v1.Hash{digestOf(l)})[0]
+	before, err := os.Stat(ss.Path(chain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blind := reboot(t, ss, "")
+	if _, err := blind.Prepare(t.Context(), is, img); err == nil || !strings.Contains(err.Error(), "no boot ID") {
+		t.Fatalf("Prepare without a boot ID: %v", err)
+	}
+	after, err := os.Stat(ss.Path(chain))
+	if err != nil || !os.SameFile(before, after) || blind.Unpacked() != 0 {
+		t.Fatalf("the snapshot was replaced (%v, unpacked %d)", err, blind.Unpacked())
+	}
+	if m := pendingMark(t, ss, chain); m != "boot-a\n" {
+		t.Fatalf("mark %q", m)
+	}
+}
+
+// TestFlushWaitsOnce: while one Flush runs, a second waits for it and a
+// third, finding the second waiting, returns at once.
+func TestFlushWaitsOnce(t *testing.T) {
+	needRoot(t)
+	_, ss := durableStores(t, "boot-a")
+	unlock, err := lockDir(t.Context(), ss.Dir()) // the running Flush
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := make(chan error, 1)
+	go func() { second <- ss.Flush(t.Context()) }()
+	// The second holds the waiting place once pending/ is locked (read
+	// from /proc/locks: trying the lock here would take the place).
+	for deadline := time.Now().Add(10 * time.Second); !flockHeld(t, ss.pendingDir()); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the second Flush never waited")
+		}
+	}
+	third := make(chan error, 1)
+	go func() { third <- ss.Flush(t.Context()) }()
+	select {
+	case err := <-third:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the third Flush waited too")
+	}
+	select {
+	case <-second:
+		t.Fatal("the second Flush ran while the first held the lock")
+	default:
+	}
+	unlock()
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// flockHeld says whether /proc/locks lists a flock(2) on path's inode.
+func flockHeld(t *testing.T, path string) bool {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	locks, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "1: FLOCK  ADVISORY  WRITE 1234 00:1f:5678 0 EOF": major:minor:inode.
+	want := fmt.Sprintf(":%d ", st.Ino)
+	dev := fmt.Sprintf("%02x:%02x:", unix.Major(st.Dev), unix.Minor(st.Dev))
+	for _, l := range strings.Split(string(locks), "\n") {
+		if strings.Contains(l, "FLOCK") && strings.Contains(l, dev) && strings.Contains(l, want) {
+			return true
+		}
+	}
+	return false
 }

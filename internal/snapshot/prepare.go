@@ -93,7 +93,7 @@ func (s *Store) ensure(ctx context.Context, cs content.Store, desc v1.Descriptor
 		return nil // another process unpacked it while we waited
 	}
 	if err := s.discardStale(chain); err != nil {
-		return fmt.Errorf("unpack layer %s: remove the copy an earlier boot did not flush: %w", desc.Digest, err)
+		return fmt.Errorf("unpack layer %s: snapshot %s was not flushed to disk: %w", desc.Digest, chain.Hex, err)
 	}
 	if err := s.removeTemps(chain); err != nil {
 		return fmt.Errorf("unpack layer %s: %w", desc.Digest, err)

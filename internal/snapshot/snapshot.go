@@ -78,11 +78,13 @@ func (s *Store) Path(chain v1.Hash) string {
 
 // Exists says whether the snapshot for chain is unpacked and sound: not
 // unpacked in an earlier boot that may have crashed before flushing it.
+// If that cannot be told, it says no, and Prepare reports why.
 func (s *Store) Exists(chain v1.Hash) bool {
 	if _, err := os.Lstat(s.Path(chain)); err != nil {
 		return false
 	}
-	return !s.stale(chain)
+	stale, err := s.stale(chain)
+	return err == nil && !stale
 }
 
 // ChainIDs returns the OCI chain ID of each layer of a stack given its diff
