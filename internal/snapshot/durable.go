@@ -243,22 +243,15 @@ func (s *Store) pruneMarks() error {
 // lockDir takes an exclusive flock(2) on the directory dir itself, waiting
 // as long as ctx allows.
 func lockDir(ctx context.Context, dir string) (func(), error) {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
 	for {
-		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return func() { unix.Close(fd) }, nil
+		if unlock, ok := tryLockExisting(dir); ok {
+			return unlock, nil
 		}
-		if err != unix.EWOULDBLOCK && err != unix.EINTR {
-			unix.Close(fd)
+		if _, err := os.Stat(dir); err != nil {
 			return nil, fmt.Errorf("lock %s: %w", dir, err)
 		}
 		select {
 		case <-ctx.Done():
-			unix.Close(fd)
 			return nil, fmt.Errorf("lock %s: %w", dir, ctx.Err())
 		case <-time.After(lockRetry):
 		}
