@@ -169,8 +169,8 @@ func TestXZDictionaryBound(t *testing.T) {
 	}
 }
 
-// TestAttributes reads attributes as Python would set them: the state
-// dict over the slots, and a name set twice with its last value.
+// TestAttributes reads attributes as Python's BUILD sets them: the slots
+// over the state dict, and a name set twice with its last value.
 func TestAttributes(t *testing.T) {
 	dict, slots := types.NewDict(), types.NewDict()
 	dict.Set("a", int64(1))
@@ -183,7 +183,7 @@ func TestAttributes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[string]any{"a": int64(3), "b": int64(2), "c": int64(30)} {
+	for name, want := range map[string]any{"a": int64(3), "b": int64(20), "c": int64(30)} {
 		if v, ok := a.Get(name); !ok || v != want {
 			t.Errorf("Get(%q) = %v, %v; want %v", name, v, ok, want)
 		}
@@ -192,7 +192,7 @@ func TestAttributes(t *testing.T) {
 		t.Errorf("Get(\"d\") = %v, want missing", v)
 	}
 	m, err := o.Attrs()
-	if err != nil || len(m) != 3 || m["a"] != int64(3) || m["b"] != int64(2) || m["c"] != int64(30) {
+	if err != nil || len(m) != 3 || m["a"] != int64(3) || m["b"] != int64(20) || m["c"] != int64(30) {
 		t.Errorf("Attrs() = %v, %v", m, err)
 	}
 
@@ -203,5 +203,30 @@ func TestAttributes(t *testing.T) {
 	}
 	if _, err := (&Object{State: "x"}).Attributes(); err == nil || !strings.Contains(err.Error(), "is not a dict") {
 		t.Errorf("a string state: %v", err)
+	}
+}
+
+// TestEmptyFrames: an empty FRAME holds no opcodes; the guard validates
+// the opcode after it before gopickle reads it, so it neither reads past
+// the data nor runs an unchecked opcode (here a BINBYTES8 declaring 16
+// TiB, which unchecked would make gopickle allocate it).
+func TestEmptyFrames(t *testing.T) {
+	empty := "\x95\x00\x00\x00\x00\x00\x00\x00\x00"
+	cases := map[string]string{
+		"\x80\x04" + empty:         "truncated pickle",
+		"\x80\x04N" + empty:        "truncated pickle",
+		"\x80\x04" + empty + empty: "truncated pickle",
+		"\x80\x04" + empty + "\x8eG\x00\x00\x00\x00\x10\x00\x00N.": "declares",
+	}
+	for in, want := range cases {
+		_, err := Decode([]byte(in), nil)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "panicked") {
+			t.Errorf("%q: %v, want an error saying %q", in, err, want)
+		}
+	}
+	for _, in := range []string{"\x80\x04" + empty + "N.", "\x80\x04" + empty + empty + "N."} {
+		if v, err := Decode([]byte(in), nil); err != nil || v != nil {
+			t.Errorf("%q: %v, %v; want None", in, v, err)
+		}
 	}
 }

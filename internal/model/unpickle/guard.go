@@ -153,29 +153,34 @@ func (g *guard) raw(n int) ([]byte, error) {
 
 // need makes sure the byte at pos has been validated. Errors are sticky:
 // gopickle retries a failed ReadByte with Read.
+//
+// A frame only groups opcodes for buffered reading, and gopickle would
+// copy each one whole into a buffer of its own: need validates a frame's
+// opcodes and then hands gopickle the opcodes inside straight from data,
+// past the frame's header. An empty frame holds none, so need goes on to
+// the opcode after it: the loop.
 func (g *guard) need() error {
-	if g.err != nil {
-		return g.err
-	}
-	if g.pos < g.checked {
-		return nil
-	}
-	if g.pos >= len(g.data) {
-		return io.EOF
-	}
-	end, err := g.scan(g.pos, len(g.data), false)
-	if err != nil {
-		g.err = err
-		return err
-	}
-	g.checked = end
-	if g.data[g.pos] == opFrame {
-		// A frame only groups opcodes for buffered reading, and gopickle
-		// would copy each one whole into a buffer of its own: hand it the
-		// opcodes inside straight from data instead.
+	for {
+		if g.err != nil {
+			return g.err
+		}
+		if g.pos < g.checked {
+			return nil
+		}
+		if g.pos >= len(g.data) {
+			return io.EOF
+		}
+		end, err := g.scan(g.pos, len(g.data), false)
+		if err != nil {
+			g.err = err
+			return err
+		}
+		g.checked = end
+		if g.data[g.pos] != opFrame {
+			return nil
+		}
 		g.pos += frameHeader
 	}
-	return nil
 }
 
 // opFrame is the FRAME opcode: its 8-byte length, then that many bytes of

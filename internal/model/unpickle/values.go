@@ -36,10 +36,11 @@ func (o *Object) Attributes() (Attributes, error) {
 	return a, nil
 }
 
-// Get returns the attribute name. As in Python, the state dict wins over
-// the slots, and a name set twice has the value set last.
+// Get returns the attribute name. As Python's BUILD sets them, slot state
+// wins over the state dict (it is set after the dict is updated), and a
+// name set twice has the value set last.
 func (a Attributes) Get(name string) (any, bool) {
-	for _, d := range [2]types.Dict{a.dict, a.slots} {
+	for _, d := range [2]types.Dict{a.slots, a.dict} {
 		for i := len(d) - 1; i >= 0; i-- {
 			if d[i].Key == name {
 				return d[i].Value, true
@@ -56,7 +57,7 @@ func (o *Object) Attrs() (map[string]any, error) {
 		return nil, err
 	}
 	m := make(map[string]any, len(a.dict)+len(a.slots))
-	for _, d := range [2]types.Dict{a.slots, a.dict} {
+	for _, d := range [2]types.Dict{a.dict, a.slots} {
 		for _, e := range d {
 			m[e.Key.(string)] = e.Value
 		}
