@@ -330,7 +330,7 @@ Load average (1, 5, 15 min) before the runs: $LOAD_BEFORE; after: $LOAD_AFTER.
 
 | Other measurements | strata | Python | |
 |---|---:|---:|---|
-| 10,000 rows, predict only, in process | ${GO_PREDICT_MS} ms (${GO_PAR_MS} ms on $NCPU goroutines) | ${SK_PREDICT_MS} ms | strata: \`Model.Predict\` of all the rows (bench/serve/inproc); scikit-learn: \`model.predict(X)\`; best of 5 each |
+| 10,000 rows, predict only, in process | ${GO_PREDICT_MS} ms on one core (${GO_PAR_MS} ms on $NCPU) | ${SK_PREDICT_MS} ms (one core) | strata: one \`Model.Predict\` call for all the rows, with GOMAXPROCS=1 and then all cores (bench/serve/inproc); scikit-learn: \`model.predict(X)\` (the tutorial's forest has n_jobs=None: one core); best of 5 each |
 | 10,000 rows, CSV in, CSV out | ${STRATA_BATCH_MS} ms | ${SK_E2E_MS} ms | \`strata predict model.pkl --input rows.csv\` as a new process each time (start, load, parse, predict, write), best of 5 (starting \`/bin/true\` took ${TRUE_MS} ms, best of 5); Python: \`np.loadtxt\` + \`predict\` + \`np.savetxt\` in process; same predictions: $SAME |
 | model load | ${LOAD_FIRST_MS} ms first, ${LOAD_MEDIAN_MS} ms median | ${SK_LOAD_MS} ms | strata: \`model.Load\` in a fresh process (bench/serve/inproc), then the median of 49 more (\`strata serve\` reported ${BANNER_LOAD}); Python: \`pickle.load\` with scikit-learn already imported, best of 20 |
 | resident memory while serving | $(mb "$STRATA_RSS") MB (peak $(mb "$STRATA_HWM") MB, $(mb "$STRATA_IDLE_RSS") MB idle) | Flask $(mb "$FLASK_RSS") MB, gunicorn $(mb "$GUNI_RSS") MB (master + 2 workers) | after the 16-connection run |

@@ -1,11 +1,12 @@
 // Command inproc times strata's model package in process, for
 // bench/serve.sh: loading a model file (the first load in a fresh process,
 // and the median of the loads after it) and, given a CSV of rows,
-// predicting them all at once (best of 5), on one goroutine and split
-// across GOMAXPROCS goroutines.
+// predicting them all in one Model.Predict call (best of 5), on one core
+// (GOMAXPROCS=1, as scikit-learn's forests predict by default) and on all
+// of them (Predict splits a large batch across GOMAXPROCS goroutines).
 //
 // Usage: inproc MODEL [ROWS.csv]
-// Prints milliseconds: "first-load median-load [predict parallel-predict]".
+// Prints milliseconds: "first-load median-load [predict-1-core predict-all-cores]".
 package main
 
 import (
@@ -15,7 +16,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/strata-ml/strata/internal/model"
@@ -51,11 +51,14 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		one, err := best(func() error { _, err := m.Predict(rows); return err })
+		predict := func() error { _, err := m.Predict(rows); return err }
+		cores := runtime.GOMAXPROCS(1)
+		one, err := best(predict)
+		runtime.GOMAXPROCS(cores)
 		if err != nil {
 			return err
 		}
-		par, err := best(func() error { return parallel(m, rows) })
+		par, err := best(predict)
 		if err != nil {
 			return err
 		}
@@ -76,25 +79,6 @@ func best(f func() error) (time.Duration, error) {
 		b = min(b, time.Since(start))
 	}
 	return b, nil
-}
-
-// parallel predicts rows in GOMAXPROCS parts at once.
-func parallel(m model.Model, rows [][]float64) error {
-	n := runtime.GOMAXPROCS(0)
-	size := (len(rows) + n - 1) / n
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		lo, hi := min(i*size, len(rows)), min((i+1)*size, len(rows))
-		wg.Go(func() { _, errs[i] = m.Predict(rows[lo:hi]) })
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func readRows(path string) ([][]float64, error) {
