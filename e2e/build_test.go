@@ -338,6 +338,7 @@ CMD ["sh"]
 		"app.py": "print('multi')\n",
 	})
 	e.build("-t", "multi", dir)
+	waitFlushed(t, e.root, "a build whose RUN steps unpacked busybox")
 	rootfs := unpack(t, e, "multi")
 	if b, err := os.ReadFile(filepath.Join(rootfs, "opt/app/stamp")); err != nil || string(b) != "built\n" {
 		t.Fatalf("COPY --from: stamp %q %v", b, err)

@@ -222,3 +222,24 @@ func (e *env) assertUnchanged(before map[string]string) {
 		}
 	}
 }
+
+// waitFlushed waits until the layers that what (a run, a build) unpacked
+// are on disk: the background strata flush-snapshots clears their pending
+// marks once its syncfs is done. (A kernel with no boot ID gets no marks:
+// the unpack syncs instead.)
+func waitFlushed(t *testing.T, root, what string) {
+	t.Helper()
+	pending := filepath.Join(root, "snapshots", "pending")
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		marks, err := os.ReadDir(pending)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(marks) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("3 minutes after %s, %s still holds %d marks", what, pending, len(marks))
+		}
+	}
+}

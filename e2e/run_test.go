@@ -19,22 +19,7 @@ func TestRunEchoAndExitCodes(t *testing.T) {
 	if out := e.okT("run", "--rm", "busybox", "echo", "hi"); out != "hi\n" {
 		t.Fatalf("run echo hi printed %q", out)
 	}
-	// The layer unpacked for that first run goes to disk in the background
-	// (strata flush-snapshots), which then clears its pending mark. (A
-	// kernel with no boot ID gets no marks: the unpack syncs instead.)
-	pending := filepath.Join(e.root, "snapshots", "pending")
-	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
-		marks, err := os.ReadDir(pending)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(marks) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("3 minutes after the first run, %s still holds %d marks", pending, len(marks))
-		}
-	}
+	waitFlushed(t, e.root, "the first run")
 	r := e.runT(time.Minute, "run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3")
 	if r.code != 3 || r.stdout != "out\n" || r.stderr != "err\n" {
 		t.Fatalf("exit 3: code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
