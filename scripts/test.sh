@@ -28,7 +28,13 @@ echo "== model fixtures: regenerate with scikit-learn and compare with the commi
 /usr/bin/python3 internal/model/testdata/make_fixtures.py --check
 
 echo "== go test (race detector on the concurrent packages)"
-go test -race -count=1 ./internal/content/... ./internal/image/...
+# Every package that runs goroutines of its own: the store and its locks,
+# unpack and snapshot pipelines, background hashing, the build's
+# read-ahead, the ensemble's parallel predict, the server, the runtime's
+# monitor and proxy, and the CLI's predict pipeline.
+go test -race -count=1 ./internal/content/... ./internal/image/... ./internal/snapshot/ \
+	./internal/layer/ ./internal/asynchash/ ./internal/buildctx/ ./internal/build/ \
+	./internal/model/ ./internal/serve/ ./internal/runtime/ ./internal/cli/
 
 echo "== go test"
 STRATA_E2E_REQUIRE=1 go test -count=1 "$@" ./...
