@@ -218,20 +218,15 @@ wait "$PINNED_PID" || true
 # bench/serve/canned answers every read with the same response and parses
 # nothing: the most any server can answer here through the same loopback
 # and the same wrk, on one thread and on as many as there are CPUs.
-port=$(free_port)
-GOMAXPROCS=1 ./canned "127.0.0.1:$port" &
-PIDS+=($!)
-CANNED_PID=$!
-wait_up "http://127.0.0.1:$port"
-bench canned1 "http://127.0.0.1:$port" 16
-kill "$CANNED_PID"; wait "$CANNED_PID" 2>/dev/null || true
-port=$(free_port)
-./canned "127.0.0.1:$port" &
-PIDS+=($!)
-CANNED_PID=$!
-wait_up "http://127.0.0.1:$port"
-bench canned "http://127.0.0.1:$port" 16
-kill "$CANNED_PID"; wait "$CANNED_PID" 2>/dev/null || true
+for name in canned1 canned; do # one thread, then one per CPU
+	port=$(free_port)
+	if [[ $name == canned1 ]]; then GOMAXPROCS=1 ./canned "127.0.0.1:$port" & else ./canned "127.0.0.1:$port" & fi
+	PIDS+=($!)
+	CANNED_PID=$!
+	wait_up "http://127.0.0.1:$port"
+	bench "$name" "http://127.0.0.1:$port" 16
+	kill "$CANNED_PID"; wait "$CANNED_PID" 2>/dev/null || true
+done
 c1=${RPS[canned1/16]:-0} c2=${RPS[canned/16]:-0}
 CEILING=$(( c1 > c2 ? c1 : c2 ))
 

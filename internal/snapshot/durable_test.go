@@ -34,6 +34,20 @@ func reboot(t *testing.T, ss *Store, boot string) *Store {
 	return again
 }
 
+// oneLayer makes an image of one layer of entries (compressed as how) and
+// prepares it in ss: it returns the image, the layer's snapshot directory
+// and its chain ID.
+func oneLayer(t *testing.T, is *image.Store, ss *Store, name, how string, entries ...entry) (image.Image, string, v1.Hash) {
+	t.Helper()
+	l := tarOf(t, entries...)
+	img := testImage(t, is, name, how, l)
+	lowers, err := ss.Prepare(t.Context(), is, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img, lowers[0], ChainIDs([]v1.Hash{digestOf(l)})[0]
+}
+
 func pendingMark(t *testing.T, ss *Store, chain v1.Hash) string {
 	t.Helper()
 	b, err := os.ReadFile(ss.pendingPath(chain))
@@ -51,14 +65,8 @@ func pendingMark(t *testing.T, ss *Store, chain v1.Hash) string {
 func TestFlushLater(t *testing.T) {
 	needRoot(t)
 	is, ss := durableStores(t, "boot-a")
-	l := tarOf(t, dir("app/"), file("app/model.pkl", "weights"))
-	img := testImage(t, is, "test/flush:1", "gzip", l)
-	lowers, err := ss.Prepare(t.Context(), is, img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chain := ChainIDs([]v1.Hash{digestOf(l)})[0]
-	if got := readFile(t, filepath.Join(lowers[0], "app/model.pkl")); got != "weights" {
+	img, lower, chain := oneLayer(t, is, ss, "test/flush:1", "gzip", dir("app/"), file("app/model.pkl", "weights"))
+	if got := readFile(t, filepath.Join(lower, "app/model.pkl")); got != "weights" {
 		t.Fatalf("model.pkl = %q", got)
 	}
 	if m := pendingMark(t, ss, chain); m != "boot-a\n" {
@@ -92,15 +100,9 @@ func TestFlushLater(t *testing.T) {
 func TestStaleSnapshotUnpackedAgain(t *testing.T) {
 	needRoot(t)
 	is, ss := durableStores(t, "boot-a")
-	l := tarOf(t, dir("app/"), file("app/model.pkl", "weights"))
-	img := testImage(t, is, "test/stale:1", "", l)
-	lowers, err := ss.Prepare(t.Context(), is, img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chain := ChainIDs([]v1.Hash{digestOf(l)})[0]
+	img, lower, chain := oneLayer(t, is, ss, "test/stale:1", "", dir("app/"), file("app/model.pkl", "weights"))
 	// The crash: the file's data never reached the disk.
-	if err := os.Truncate(filepath.Join(lowers[0], "app/model.pkl"), 0); err != nil {
+	if err := os.Truncate(filepath.Join(lower, "app/model.pkl"), 0); err != nil {
 		t.Fatal(err)
 	}
 	same := reboot(t, ss, "boot-a")
@@ -111,7 +113,7 @@ func TestStaleSnapshotUnpackedAgain(t *testing.T) {
 	if after.Exists(chain) {
 		t.Fatal("a snapshot an earlier boot did not flush counts as unpacked")
 	}
-	lowers, err = after.Prepare(t.Context(), is, img)
+	lowers, err := after.Prepare(t.Context(), is, img)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,12 +170,7 @@ func TestFlushKeepsNewerMarks(t *testing.T) {
 func TestPruneRemovesMarks(t *testing.T) {
 	needRoot(t)
 	is, ss := durableStores(t, "boot-a")
-	l := tarOf(t, file("f", "x"))
-	img := testImage(t, is, "test/prune-marks:1", "", l)
-	if _, err := ss.Prepare(t.Context(), is, img); err != nil {
-		t.Fatal(err)
-	}
-	chain := ChainIDs([]v1.Hash{digestOf(l)})[0]
+	_, _, chain := oneLayer(t, is, ss, "test/prune-marks:1", "", file("f", "x"))
 	orphan := v1.Hash{Algorithm: "sha256", Hex: "cd"}
 	if err := ss.markPending(orphan); err != nil {
 		t.Fatal(err)
@@ -194,12 +191,7 @@ func TestPruneRemovesMarks(t *testing.T) {
 func TestNoBootID(t *testing.T) {
 	needRoot(t)
 	is, ss := durableStores(t, "")
-	l := tarOf(t, file("f", "x"))
-	img := testImage(t, is, "test/no-boot:1", "", l)
-	if _, err := ss.Prepare(t.Context(), is, img); err != nil {
-		t.Fatal(err)
-	}
-	chain := ChainIDs([]v1.Hash{digestOf(l)})[0]
+	_, _, chain := oneLayer(t, is, ss, "test/no-boot:1", "", file("f", "x"))
 	if !ss.Exists(chain) || ss.Pending() || pendingMark(t, ss, chain) != "" {
 		t.Fatalf("Exists %v, Pending %v", ss.Exists(chain), ss.Pending())
 	}
@@ -211,12 +203,7 @@ func TestNoBootID(t *testing.T) {
 func TestUnknownBootKeepsSnapshots(t *testing.T) {
 	needRoot(t)
 	is, ss := durableStores(t, "boot-a")
-	l := tarOf(t, file("f", "x"))
-	img := testImage(t, is, "test/unknown-boot:1", "", l)
-	if _, err := ss.Prepare(t.Context(), is, img); err != nil {
-		t.Fatal(err)
-	}
-	chain := ChainIDs([]v1.Hash{digestOf(l)})[0]
+	img, _, chain := oneLayer(t, is, ss, "test/unknown-boot:1", "", file("f", "x"))
 	before, err := os.Stat(ss.Path(chain))
 	if err != nil {
 		t.Fatal(err)
