@@ -7,9 +7,10 @@ import (
 	"strconv"
 )
 
-// maxMarkDepth bounds how many MARKs may be open at once. gopickle allocates
-// a fresh stack per MARK, so an unbounded run of MARK bytes would cost far
-// more memory than the input. Real pickles nest a handful deep.
+// maxMarkDepth bounds how many MARKs may be open at once. Real pickles nest
+// a handful deep; a pickle that opens a thousand is not a model. (Upstream
+// gopickle allocated a stack per MARK, which made the bound matter more;
+// third_party/gopickle keeps one stack.)
 const maxMarkDepth = 1000
 
 // guard is the reader gopickle decodes from. It validates every opcode
@@ -48,8 +49,10 @@ type guard struct {
 	memo  memo
 }
 
-// memo shadows gopickle's memo (a map): indices below the data's length,
-// which is all a real pickle uses, in a slice, any others in a map.
+// memo shadows gopickle's memo: indices below the data's length, which is
+// all a real pickle uses, in a slice, any others in a map. Only what get
+// returns and how many indices are set (MEMOIZE's next index) must agree
+// with gopickle's, not where an index is kept.
 type memo struct {
 	near []memoEntry
 	far  map[int]slot
@@ -125,6 +128,28 @@ func (g *guard) Read(p []byte) (int, error) {
 	g.pos += n
 	return n, nil
 }
+
+// ReadInPlace implements gopickle's InPlaceReader: an opcode's arguments
+// (numbers, strings, the bytes of arrays) are handed over as views of data,
+// not copies. Nothing modifies data once decoding starts.
+func (g *guard) ReadInPlace(n int) ([]byte, error) {
+	if err := g.need(); err != nil {
+		return nil, err
+	}
+	if n < 0 || n > g.checked-g.pos {
+		// Arguments always lie within the opcode the guard validated;
+		// should gopickle ever read past it, it reads as before.
+		b := make([]byte, max(n, 0))
+		_, err := io.ReadFull(g, b)
+		return b, err
+	}
+	b := g.data[g.pos : g.pos+n : g.pos+n]
+	g.pos += n
+	return b, nil
+}
+
+// Len is the number of bytes left: gopickle sizes its memo from it.
+func (g *guard) Len() int { return len(g.data) - g.pos }
 
 // ReadByte implements io.ByteReader for gopickle.
 func (g *guard) ReadByte() (byte, error) {
