@@ -99,7 +99,8 @@ type decoder struct {
 // Decode decodes one pickle stream, or a joblib file (plain or compressed),
 // into inert Go values. allow says which classes beyond the built-in numpy
 // names may be rebuilt as *Object. Errors do not name the file; callers add
-// it.
+// it. Bytes, bytearrays and array data in the result are views of data (or
+// of its decompressed copy): data must not change while they are used.
 func Decode(data []byte, allow Allow) (v any, err error) {
 	data, err = decompress(data)
 	if err != nil {
@@ -113,7 +114,7 @@ func Decode(data []byte, allow Allow) (v any, err error) {
 		}
 	}()
 	d := &decoder{allow: allow}
-	d.g = newGuard(data, d.checkGlobal)
+	d.g = newGuard(data, d.checkGlobal, memoHintFor(len(data)))
 	v, err = d.load()
 	if err != nil {
 		return nil, err
@@ -131,6 +132,7 @@ const maxNesting = 8
 func (d *decoder) load() (any, error) {
 	u := gopickle.NewUnpickler(d.g)
 	u.FindClass = d.findClass
+	u.MemoSizeHint = d.g.memoHint
 	u.PersistentLoad = func(any) (any, error) {
 		return nil, errors.New("pickle uses persistent IDs, which model files never do")
 	}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -229,4 +230,41 @@ func TestEmptyFrames(t *testing.T) {
 			t.Errorf("%q: %v, %v; want None", in, v, err)
 		}
 	}
+}
+
+// TestHostileSizes: small inputs cannot make the decoder's memory large.
+func TestHostileSizes(t *testing.T) {
+	// One LONG_BINPUT far past the memo's entries, in a 1 MB pickle: the
+	// index goes in a map, not a slice filled up to it.
+	far := "\x80\x02" + strings.Repeat("N0", 500_000) + "Nr" + string(binary.LittleEndian.AppendUint32(nil, 900_000)) + "0N."
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := Decode([]byte(far), nil); err != nil {
+		t.Fatalf("far LONG_BINPUT: %v", err)
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 4<<20 {
+		t.Errorf("a 1 MB pickle with one far memo index allocated %d MB", n>>20)
+	}
+
+	defer func(s, m int) { maxStackItems, maxMemoEntries = s, m }(maxStackItems, maxMemoEntries)
+	maxStackItems, maxMemoEntries = 1000, 1000
+	cases := map[string]string{
+		"\x80\x02N" + strings.Repeat("2", 999) + ".":      "", // DUP up to the bound
+		"\x80\x02N" + strings.Repeat("2", 1000) + ".":     "more than 1000 items on the pickle stack",
+		"\x80\x04N" + strings.Repeat("\x94", 1000) + ".":  "",
+		"\x80\x04N" + strings.Repeat("\x94", 1001) + ".":  "more than 1000 values memoized",
+		"\x80\x04" + frame(strings.Repeat("N", 1001)+"."): "more than 1000 items on the pickle stack",
+	}
+	for in, want := range cases {
+		_, err := Decode([]byte(in), nil)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%d bytes: %v, want %q", len(in), err, want)
+		}
+	}
+}
+
+// frame wraps opcodes in a FRAME.
+func frame(ops string) string {
+	return "\x95" + string(binary.LittleEndian.AppendUint64(nil, uint64(len(ops)))) + ops
 }

@@ -47,50 +47,48 @@ type guard struct {
 	base  int
 	marks []int
 	memo  memo
+	// memoHint is the memo size to make room for, for gopickle too.
+	memoHint int
 }
 
-// memo shadows gopickle's memo: indices below the data's length, which is
-// all a real pickle uses, in a slice, any others in a map. Only what get
-// returns and how many indices are set (MEMOIZE's next index) must agree
-// with gopickle's, not where an index is kept.
+// memo shadows gopickle's memo, kept the same way (third_party/gopickle):
+// Python's dense indices (each the next one) in a slice, any other in a
+// map, so that one LONG_BINPUT cannot make the slice large.
 type memo struct {
-	near []memoEntry
+	near []slot
 	far  map[int]slot
-	n    int // distinct indices set: gopickle's len(memo)
-}
-
-type memoEntry struct {
-	slot
-	set bool
+	n    int // indices set: the index MEMOIZE uses next
 }
 
 // get returns the slot at i, or an opaque one if none is set.
 func (m *memo) get(i int) slot {
 	if i >= 0 && i < len(m.near) {
-		return m.near[i].slot
+		return m.near[i]
 	}
 	return m.far[i]
 }
 
-// put sets the slot at i; limit bounds the slice part.
-func (m *memo) put(i int, s slot, limit int) {
-	if i < limit {
-		if i >= len(m.near) {
-			m.near = append(m.near, make([]memoEntry, i+1-len(m.near))...)
-		}
-		if !m.near[i].set {
+// put sets the slot at i.
+func (m *memo) put(i int, s slot) {
+	switch {
+	case i >= 0 && i < len(m.near):
+		m.near[i] = s
+	case i == len(m.near):
+		if _, ok := m.far[i]; ok {
+			delete(m.far, i)
+		} else {
 			m.n++
 		}
-		m.near[i] = memoEntry{s, true}
-		return
+		m.near = append(m.near, s)
+	default:
+		if m.far == nil {
+			m.far = map[int]slot{}
+		}
+		if _, ok := m.far[i]; !ok {
+			m.n++
+		}
+		m.far[i] = s
 	}
-	if m.far == nil {
-		m.far = map[int]slot{}
-	}
-	if _, ok := m.far[i]; !ok {
-		m.n++
-	}
-	m.far[i] = s
 }
 
 // slot is the shadow of one stack item: what kind of value gopickle holds.
@@ -112,9 +110,16 @@ const (
 	kindBytes // a Go []byte: unhashable
 )
 
-func newGuard(data []byte, check func(module, name string) error) *guard {
-	return &guard{data: data, checkGlobal: check, memo: memo{near: make([]memoEntry, 0, min(len(data)/64, 1<<12))}, stack: make([]slot, 0, 64)}
+// newGuard starts a guard at the beginning of data. memoHint is how many
+// memo entries to make room for ahead (gopickle's too): an estimate, or 0.
+func newGuard(data []byte, check func(module, name string) error, memoHint int) *guard {
+	return &guard{data: data, checkGlobal: check, memoHint: memoHint, memo: memo{near: make([]slot, 0, memoHint)}, stack: make([]slot, 0, 64)}
 }
+
+// memoHintFor estimates the memo entries of a pickle of n bytes: Python
+// memoizes about one value per 50 bytes of a model's pickle; a large
+// pickle's bulk is array data, so the estimate stops at 4096.
+func memoHintFor(n int) int { return min(n/64, 1<<12) }
 
 // Read implements io.Reader for gopickle.
 func (g *guard) Read(p []byte) (int, error) {
@@ -133,6 +138,11 @@ func (g *guard) Read(p []byte) (int, error) {
 // (numbers, strings, the bytes of arrays) are handed over as views of data,
 // not copies. Nothing modifies data once decoding starts.
 func (g *guard) ReadInPlace(n int) ([]byte, error) {
+	if n == 0 {
+		// An empty argument ends its opcode: the next one is validated
+		// when gopickle reads it, not before this one has run.
+		return g.data[g.pos:g.pos:g.pos], nil
+	}
 	if err := g.need(); err != nil {
 		return nil, err
 	}
@@ -147,9 +157,6 @@ func (g *guard) ReadInPlace(n int) ([]byte, error) {
 	g.pos += n
 	return b, nil
 }
-
-// Len is the number of bytes left: gopickle sizes its memo from it.
-func (g *guard) Len() int { return len(g.data) - g.pos }
 
 // ReadByte implements io.ByteReader for gopickle.
 func (g *guard) ReadByte() (byte, error) {
@@ -170,7 +177,7 @@ func (g *guard) raw(n int) ([]byte, error) {
 	if n < 0 || n > len(g.data)-g.pos {
 		return nil, fmt.Errorf("truncated: array data needs %d bytes at byte %d, %d left", n, g.pos, len(g.data)-g.pos)
 	}
-	b := g.data[g.pos : g.pos+n]
+	b := g.data[g.pos : g.pos+n : g.pos+n]
 	g.pos += n
 	g.checked = g.pos
 	return b, nil
@@ -215,10 +222,35 @@ const (
 	frameHeader = 1 + 8
 )
 
+// Bounds on the pickle machine's stack and memo. Each item costs gopickle
+// and the shadow about 40 bytes, so without them a few megabytes of DUP or
+// MEMOIZE opcodes (a few kilobytes compressed) would take gigabytes. Real
+// pickles batch a container's items a thousand per MARK, and the largest
+// supported models memoize some hundred thousand values.
+// (Variables, so that tests can lower them.)
+var (
+	maxStackItems  = 1 << 20
+	maxMemoEntries = 1 << 23
+)
+
 // scan validates the opcode at p, whose arguments must end by limit, applies
 // it to the shadow stack, and returns the offset after it (after the whole
 // frame for FRAME).
 func (g *guard) scan(p, limit int, inFrame bool) (int, error) {
+	end, err := g.scanOp(p, limit, inFrame)
+	switch {
+	case err != nil:
+		return 0, err
+	case len(g.stack) > maxStackItems:
+		return 0, fmt.Errorf("opcode %s at byte %d: more than %d items on the pickle stack", opName(g.data[p]), p, maxStackItems)
+	case g.memo.n > maxMemoEntries:
+		return 0, fmt.Errorf("opcode %s at byte %d: more than %d values memoized", opName(g.data[p]), p, maxMemoEntries)
+	}
+	return end, nil
+}
+
+// scanOp is scan without the bounds.
+func (g *guard) scanOp(p, limit int, inFrame bool) (int, error) {
 	op := g.data[p]
 	at := p
 	p++
@@ -620,7 +652,7 @@ func (g *guard) put(op byte, at, i int) error {
 	if g.size() == 0 {
 		return fmt.Errorf("opcode %s at byte %d: stack is empty", opName(op), at)
 	}
-	g.memo.put(i, g.stack[len(g.stack)-1], len(g.data))
+	g.memo.put(i, g.stack[len(g.stack)-1])
 	return nil
 }
 

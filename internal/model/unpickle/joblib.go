@@ -171,7 +171,9 @@ func (a *Array) readNested(d *decoder, shape []int) error {
 		return fmt.Errorf("joblib object array at byte %d lies inside a pickle frame", d.g.pos)
 	}
 	sub := &decoder{allow: d.allow, depth: d.depth + 1}
-	sub.g = newGuard(d.g.data, sub.checkGlobal)
+	// An object array's pickle is small, and where it ends is not known
+	// ahead: nothing to make room for.
+	sub.g = newGuard(d.g.data, sub.checkGlobal, 0)
 	sub.g.pos, sub.g.checked = d.g.pos, d.g.pos
 	v, err := sub.load()
 	if err != nil {

@@ -71,6 +71,10 @@ type Unpickler struct {
 	GetExtension   func(code int) (interface{}, error)
 	NextBuffer     func() (interface{}, error)
 	MakeReadOnly   func(interface{}) (interface{}, error)
+	// MemoSizeHint, when set before the first Load, is how many memo
+	// entries to make room for at once: the number the pickle will
+	// memoize, or an estimate.
+	MemoSizeHint int
 }
 
 func NewUnpickler(ior io.Reader) Unpickler {
@@ -135,9 +139,8 @@ func (u *Unpickler) Load() (interface{}, error) {
 	u.marks = u.marks[:0]
 	u.stack = make([]interface{}, 0, 64)
 	u.proto = 0
-	if sized, ok := u.r.(interface{ Len() int }); ok && u.memo.near == nil {
-		// Python memoizes about one value per 50 bytes of pickle.
-		u.memo.near = make([]interface{}, 0, min(sized.Len()/64, 1<<16))
+	if u.MemoSizeHint > 0 && u.memo.near == nil {
+		u.memo.near = make([]interface{}, 0, u.MemoSizeHint)
 	}
 
 	for {
