@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	gopickle "github.com/nlpodyssey/gopickle/pickle"
 )
 
 // maxMarkDepth bounds how many MARKs may be open at once. Real pickles nest
@@ -46,49 +48,11 @@ type guard struct {
 	stack []slot
 	base  int
 	marks []int
-	memo  memo
+	// memo shadows gopickle's, kept by the same code: both agree on
+	// which indices are set and on the index MEMOIZE uses next.
+	memo gopickle.Memo[slot]
 	// memoHint is the memo size to make room for, for gopickle too.
 	memoHint int
-}
-
-// memo shadows gopickle's memo, kept the same way (third_party/gopickle):
-// Python's dense indices (each the next one) in a slice, any other in a
-// map, so that one LONG_BINPUT cannot make the slice large.
-type memo struct {
-	near []slot
-	far  map[int]slot
-	n    int // indices set: the index MEMOIZE uses next
-}
-
-// get returns the slot at i, or an opaque one if none is set.
-func (m *memo) get(i int) slot {
-	if i >= 0 && i < len(m.near) {
-		return m.near[i]
-	}
-	return m.far[i]
-}
-
-// put sets the slot at i.
-func (m *memo) put(i int, s slot) {
-	switch {
-	case i >= 0 && i < len(m.near):
-		m.near[i] = s
-	case i == len(m.near):
-		if _, ok := m.far[i]; ok {
-			delete(m.far, i)
-		} else {
-			m.n++
-		}
-		m.near = append(m.near, s)
-	default:
-		if m.far == nil {
-			m.far = map[int]slot{}
-		}
-		if _, ok := m.far[i]; !ok {
-			m.n++
-		}
-		m.far[i] = s
-	}
 }
 
 // slot is the shadow of one stack item: what kind of value gopickle holds.
@@ -113,7 +77,9 @@ const (
 // newGuard starts a guard at the beginning of data. memoHint is how many
 // memo entries to make room for ahead (gopickle's too): an estimate, or 0.
 func newGuard(data []byte, check func(module, name string) error, memoHint int) *guard {
-	return &guard{data: data, checkGlobal: check, memoHint: memoHint, memo: memo{near: make([]slot, 0, memoHint)}, stack: make([]slot, 0, 64)}
+	g := &guard{data: data, checkGlobal: check, memoHint: memoHint, stack: make([]slot, 0, 64)}
+	g.memo.Grow(memoHint)
+	return g
 }
 
 // memoHintFor estimates the memo entries of a pickle of n bytes: Python
@@ -243,7 +209,7 @@ func (g *guard) scan(p, limit int, inFrame bool) (int, error) {
 		return 0, err
 	case len(g.stack) > maxStackItems:
 		return 0, fmt.Errorf("opcode %s at byte %d: more than %d items on the pickle stack", opName(g.data[p]), p, maxStackItems)
-	case g.memo.n > maxMemoEntries:
+	case g.memo.Len() > maxMemoEntries:
 		return 0, fmt.Errorf("opcode %s at byte %d: more than %d values memoized", opName(g.data[p]), p, maxMemoEntries)
 	}
 	return end, nil
@@ -512,14 +478,14 @@ func (g *guard) scanOp(p, limit int, inFrame bool) (int, error) {
 		if err != nil {
 			return fail("bad memo index %q", s)
 		}
-		g.push(g.memo.get(i))
+		g.push(g.memo.Get(i))
 		return end, nil
 	case 'h', 'j': // BINGET, LONG_BINGET
 		end, err := fixed(indexWidth(op))
 		if err != nil {
 			return 0, err
 		}
-		g.push(g.memo.get(g.index(op, p)))
+		g.push(g.memo.Get(g.index(op, p)))
 		return end, nil
 	case 'p': // PUT
 		s, end, err := line(p)
@@ -538,7 +504,7 @@ func (g *guard) scanOp(p, limit int, inFrame bool) (int, error) {
 		}
 		return end, g.put(op, at, g.index(op, p))
 	case 0x94: // MEMOIZE: gopickle stores at len(memo)
-		return p, g.put(op, at, g.memo.n)
+		return p, g.put(op, at, g.memo.Len())
 	case 0x80: // PROTO
 		end, err := fixed(1)
 		if err == nil && g.data[p] > 5 {
@@ -652,7 +618,7 @@ func (g *guard) put(op byte, at, i int) error {
 	if g.size() == 0 {
 		return fmt.Errorf("opcode %s at byte %d: stack is empty", opName(op), at)
 	}
-	g.memo.put(i, g.stack[len(g.stack)-1])
+	g.memo.Put(i, g.stack[len(g.stack)-1])
 	return nil
 }
 

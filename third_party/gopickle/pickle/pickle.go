@@ -65,7 +65,7 @@ type Unpickler struct {
 	currentFrame   *bytes.Reader
 	stack          []interface{}
 	marks          []int // where the items since each open MARK start in stack
-	memo           memo
+	memo           Memo[interface{}]
 	FindClass      func(module, name string) (interface{}, error)
 	PersistentLoad func(interface{}) (interface{}, error)
 	GetExtension   func(code int) (interface{}, error)
@@ -96,24 +96,34 @@ type InPlaceReader interface {
 	ReadInPlace(n int) ([]byte, error)
 }
 
-// memo is the pickle machine's memo. Python numbers memo entries densely
-// from 0, so those live in a slice that grows one entry at a time; any
-// other index (a hand-made pickle's) lives in a map, so that no small
-// input can make the slice large.
-type memo struct {
-	near []interface{}
-	far  map[int]interface{}
-	n    int // indices set: the index MEMOIZE uses next
+// Memo is the pickle machine's memo, holding values of type T: the
+// Unpickler's holds the values themselves, a checker running beside it
+// can hold what it knows of them. Python numbers memo entries densely from
+// 0, so those live in a slice that grows one entry at a time; any other
+// index (a hand-made pickle's) lives in a map, so that no small input can
+// make the slice large. The zero value is an empty memo.
+type Memo[T any] struct {
+	near []T
+	far  map[int]T
+	n    int
 }
 
-func (m *memo) get(i int) interface{} {
+// Grow makes room for n more dense entries.
+func (m *Memo[T]) Grow(n int) { m.near = slices.Grow(m.near, n) }
+
+// Len is how many indices are set: the index MEMOIZE uses next.
+func (m *Memo[T]) Len() int { return m.n }
+
+// Get returns the value at i, or T's zero value if none is set.
+func (m *Memo[T]) Get(i int) T {
 	if i >= 0 && i < len(m.near) {
 		return m.near[i]
 	}
 	return m.far[i]
 }
 
-func (m *memo) put(i int, v interface{}) {
+// Put sets the value at i.
+func (m *Memo[T]) Put(i int, v T) {
 	switch {
 	case i >= 0 && i < len(m.near):
 		m.near[i] = v
@@ -126,7 +136,7 @@ func (m *memo) put(i int, v interface{}) {
 		m.near = append(m.near, v)
 	default:
 		if m.far == nil {
-			m.far = map[int]interface{}{}
+			m.far = map[int]T{}
 		}
 		if _, ok := m.far[i]; !ok {
 			m.n++
@@ -139,8 +149,8 @@ func (u *Unpickler) Load() (interface{}, error) {
 	u.marks = u.marks[:0]
 	u.stack = make([]interface{}, 0, 64)
 	u.proto = 0
-	if u.MemoSizeHint > 0 && u.memo.near == nil {
-		u.memo.near = make([]interface{}, 0, u.MemoSizeHint)
+	if u.memo.Len() == 0 {
+		u.memo.Grow(u.MemoSizeHint)
 	}
 
 	for {
@@ -1290,7 +1300,7 @@ func loadGet(u *Unpickler) error {
 	if err != nil {
 		return err
 	}
-	u.append(u.memo.get(i))
+	u.append(u.memo.Get(i))
 	return nil
 }
 
@@ -1300,7 +1310,7 @@ func loadBinGet(u *Unpickler) error {
 	if err != nil {
 		return err
 	}
-	u.append(u.memo.get(int(i)))
+	u.append(u.memo.Get(int(i)))
 	return nil
 }
 
@@ -1311,7 +1321,7 @@ func loadLongBinGet(u *Unpickler) error {
 		return err
 	}
 	i := int(binary.LittleEndian.Uint32(buf))
-	u.append(u.memo.get(i))
+	u.append(u.memo.Get(i))
 	return nil
 }
 
@@ -1329,7 +1339,7 @@ func loadPut(u *Unpickler) error {
 		return fmt.Errorf("negative PUT argument")
 	}
 	v, err := u.stackLast()
-	u.memo.put(i, v)
+	u.memo.Put(i, v)
 	return err
 }
 
@@ -1340,7 +1350,7 @@ func loadBinPut(u *Unpickler) error {
 		return err
 	}
 	v, err := u.stackLast()
-	u.memo.put(int(i), v)
+	u.memo.Put(int(i), v)
 	return err
 }
 
@@ -1352,7 +1362,7 @@ func loadLongBinPut(u *Unpickler) error {
 	}
 	i := int(binary.LittleEndian.Uint32(buf))
 	v, err := u.stackLast()
-	u.memo.put(i, v)
+	u.memo.Put(i, v)
 	return err
 }
 
@@ -1362,7 +1372,7 @@ func loadMemoize(u *Unpickler) error {
 	if err != nil {
 		return err
 	}
-	u.memo.put(u.memo.n, value)
+	u.memo.Put(u.memo.Len(), value)
 	return nil
 }
 
